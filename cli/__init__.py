@@ -1,0 +1,3 @@
+"""berth: the daemonless client (login, search, pull, push, run)."""
+
+__version__ = "0.1.0"

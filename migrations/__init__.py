@@ -1,0 +1,1 @@
+"""Alembic migrations of the registry database (one small reversible revision per change)."""

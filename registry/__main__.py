@@ -1,0 +1,72 @@
+"""berth-registry: serve the registry and administer it (migrate, ...)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .db.migrate import migrate
+from .logs import setup_logging
+from .settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("berth")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", help="where the SQLite database and blobs live (default ./berth-data)")
+    common.add_argument("--config", help="a TOML config file (settings as top-level keys)")
+    common.add_argument("--log-format", choices=["text", "json"], help="log lines as text (default) or JSON")
+    common.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+
+    parser = argparse.ArgumentParser(prog="berth-registry", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"berth-registry {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", parents=[common], help="run the registry",
+                                description="Serve the OCI Distribution API (migrations are applied first).")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 5000)")
+    serve.add_argument("--auth", choices=["none"], help="authentication mode (default none)")
+    serve.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+
+    commands.add_parser("migrate", parents=[common], help="apply database migrations",
+                        description="Upgrade the database to the newest schema.")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    flags = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
+    try:
+        settings = load_settings(flags, config_file=args.config)
+    except SettingsError as exc:
+        print(f"berth-registry: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_format, settings.log_level)
+    return COMMANDS[args.command](settings)
+
+
+def _serve(settings: Settings) -> int:
+    from .server import serve
+    try:
+        return serve(settings)
+    except OSError as exc:
+        log.error("cannot serve on %s:%d: %s", settings.host, settings.port, exc.strerror or exc)
+        return 1
+
+
+def _migrate(settings: Settings) -> int:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.database_url)
+    log.info("database is at the newest schema")
+    return 0
+
+
+COMMANDS = {"serve": _serve, "migrate": _migrate}
+
+if __name__ == "__main__":
+    sys.exit(main())

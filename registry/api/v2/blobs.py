@@ -1,0 +1,38 @@
+"""Blob GET/HEAD/DELETE (distribution-spec "Pulling blobs", "Deleting blobs")."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ... import errors, keys
+from ...services.blobs import find_blob, unlink_blob
+from .params import digest_param, repository_name
+
+
+async def get_blob(request: web.Request) -> web.StreamResponse:
+    name = repository_name(request)
+    digest = digest_param(request.match_info["digest"])
+    async with request.app[keys.database].read() as session:
+        blob = await find_blob(session, name, digest)
+    if blob is None:
+        raise errors.BlobUnknown(detail={"digest": str(digest)})
+    headers = {"Docker-Content-Digest": str(digest), "Content-Type": "application/octet-stream",
+               "Cache-Control": "max-age=31536000, immutable"}
+    if blob.content is not None:
+        return web.Response(body=blob.content, headers=headers)
+    if request.method == "HEAD":
+        return web.Response(headers={**headers, "Content-Length": str(blob.size)})
+    path = request.app[keys.blob_store].blob_path(digest)
+    if path is None:
+        raise errors.Unsupported("this blob store cannot serve blobs directly")
+    # sendfile, with Range (206) and unsatisfiable ranges (416) handled by aiohttp.
+    return web.FileResponse(path, headers=headers)
+
+
+async def delete_blob(request: web.Request) -> web.Response:
+    name = repository_name(request)
+    digest = digest_param(request.match_info["digest"])
+    async with request.app[keys.database].write() as session:
+        if not await unlink_blob(session, name, digest):
+            raise errors.BlobUnknown(detail={"digest": str(digest)})
+    return web.Response(status=202)

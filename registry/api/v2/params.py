@@ -1,0 +1,82 @@
+"""Parsing and validating what a v2 request carries: names, digests, ranges, paging, bodies."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from urllib.parse import urlencode
+
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+
+from ... import errors
+from ...oci.digest import Digest, InvalidDigest
+from ...oci.reference import is_valid_name
+
+MAX_PAGE = 10_000
+_CONTENT_RANGE = re.compile(r"(?:bytes[ =])?(\d{1,19})-(\d{1,19})(?:/(?:\d{1,19}|\*))?")
+
+
+def repository_name(request: web.Request) -> str:
+    name = request.match_info["name"]
+    if not is_valid_name(name):
+        raise errors.NameInvalid(detail={"name": name[:300]})
+    return name
+
+
+def digest_param(value: str | None, what: str = "digest") -> Digest:
+    if not value:
+        raise errors.DigestInvalid(f"{what} is required")
+    try:
+        return Digest.parse(value)
+    except InvalidDigest as exc:
+        raise errors.DigestInvalid(str(exc)) from None
+
+
+def content_range(request: web.Request) -> tuple[int | None, int | None]:
+    """(start, length) from a PATCH's Content-Range "start-end" (inclusive), or (None, None)."""
+    header = request.headers.get("Content-Range")
+    if header is None:
+        return None, None
+    match = _CONTENT_RANGE.fullmatch(header.strip())
+    if not match or int(match[2]) < int(match[1]):
+        raise errors.RangeNotSatisfiable(f"invalid Content-Range {header[:100]!r}")
+    start, length = int(match[1]), int(match[2]) - int(match[1]) + 1
+    if request.content_length is not None and request.content_length != length:
+        raise errors.RangeNotSatisfiable("Content-Range and Content-Length disagree")
+    return start, length
+
+
+def page(request: web.Request) -> tuple[int | None, str | None]:
+    """The `n` and `last` query parameters of a paginated list (distribution-spec "Listing Tags")."""
+    n, last = request.query.get("n"), request.query.get("last")
+    if n is not None:
+        if not n.isdigit() or len(n) > 9:
+            raise errors.PaginationInvalid(f"n must be a non-negative integer, not {n[:20]!r}")
+        return min(int(n), MAX_PAGE), last
+    return None, last
+
+
+def next_link(request: web.Request, n: int, last: str) -> str:
+    return f'<{request.path}?{urlencode({"n": n, "last": last})}>; rel="next"'
+
+
+async def body_chunks(request: web.Request) -> AsyncIterator[bytes]:
+    """The request body as it arrives; a body cut short is the client's error, not ours."""
+    try:
+        async for chunk in request.content.iter_any():
+            yield chunk
+    except (HttpProcessingError, ConnectionError) as exc:
+        raise errors.BlobUploadInvalid(f"request body ended early: {exc}") from None
+
+
+async def read_limited(request: web.Request, limit: int, too_large: type[errors.RegistryError]) -> bytes:
+    """The whole (small) body, refusing more than `limit` bytes without reading them all."""
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large()
+    body = bytearray()
+    async for chunk in body_chunks(request):
+        body += chunk
+        if len(body) > limit:
+            raise too_large()
+    return bytes(body)

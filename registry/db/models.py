@@ -1,0 +1,102 @@
+"""Typed SQLAlchemy models. Digests are stored as text ("sha256:..."); names use byte order everywhere."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import DateTime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# Tag and repository lists are paginated in lexical (byte) order: SQLite's default; PostgreSQL needs "C".
+def ordered_string(length: int) -> String:
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+intpk = Annotated[int, mapped_column(primary_key=True)]
+digest = Annotated[str, mapped_column(String(160))]
+created_at = Annotated[datetime, mapped_column(DateTime(timezone=True), default=utcnow)]
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    })
+
+
+class Repository(Base):
+    __tablename__ = "repository"
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(ordered_string(255), unique=True)
+    created_at: Mapped[created_at]
+
+
+class Blob(Base):
+    """A blob the store holds, whatever repositories may read it."""
+    __tablename__ = "blob"
+    digest: Mapped[digest] = mapped_column(primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[created_at]
+
+
+class RepositoryBlob(Base):
+    """A repository may read a blob only through one of these links (pushed or mounted into it)."""
+    __tablename__ = "repository_blob"
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repository.id", ondelete="CASCADE"), primary_key=True)
+    digest: Mapped[str] = mapped_column(ForeignKey("blob.digest"), primary_key=True)
+    created_at: Mapped[created_at]
+
+
+class Manifest(Base):
+    __tablename__ = "manifest"
+    __table_args__ = (
+        UniqueConstraint("repository_id", "digest"),
+        Index("ix_manifest_subject", "repository_id", "subject_digest"),
+    )
+    id: Mapped[intpk]
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repository.id", ondelete="CASCADE"))
+    digest: Mapped[digest]
+    media_type: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)  # the exact bytes pushed
+    subject_digest: Mapped[str | None] = mapped_column(String(160))
+    artifact_type: Mapped[str | None] = mapped_column(String(255))
+    annotations: Mapped[str | None] = mapped_column(Text)  # JSON, for referrers descriptors
+    created_at: Mapped[created_at]
+
+
+class ManifestReference(Base):
+    """What a manifest needs: its config and layers (blobs) or its children (manifests)."""
+    __tablename__ = "manifest_reference"
+    manifest_id: Mapped[int] = mapped_column(ForeignKey("manifest.id", ondelete="CASCADE"), primary_key=True)
+    digest: Mapped[digest] = mapped_column(primary_key=True)
+    is_manifest: Mapped[bool]
+
+
+class Tag(Base):
+    __tablename__ = "tag"
+    __table_args__ = (Index("ix_tag_manifest_id", "manifest_id"),)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repository.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(ordered_string(128), primary_key=True)
+    manifest_id: Mapped[int] = mapped_column(ForeignKey("manifest.id", ondelete="CASCADE"))
+    updated_at: Mapped[created_at]
+
+
+class Upload(Base):
+    """A blob upload in progress. `size` and `sha256` describe the scratch bytes stored so far."""
+    __tablename__ = "upload"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    repository: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    sha256: Mapped[str | None] = mapped_column(String(64))  # hex digest of bytes [0, size) when known
+    created_at: Mapped[created_at]
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

@@ -1,0 +1,15 @@
+"""Every web.AppKey of the application, in one place."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .db import Database
+from .services.uploads import UploadService
+from .settings import Settings
+from .storage import BlobStore
+
+settings = web.AppKey("settings", Settings)
+database = web.AppKey("database", Database)
+blob_store = web.AppKey("blob_store", BlobStore)
+uploads = web.AppKey("uploads", UploadService)

@@ -1,0 +1,53 @@
+"""Content digests (OCI image spec, descriptor.md#digests): parse, validate and compute."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+# Registered algorithms and the exact shape of their encoded part.
+_ENCODED = {
+    "sha256": re.compile(r"[a-f0-9]{64}"),
+    "sha512": re.compile(r"[a-f0-9]{128}"),
+}
+# The grammar of any digest, registered or not (used to tell "malformed" from "unsupported").
+_GRAMMAR = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
+
+
+class InvalidDigest(ValueError):
+    """The string is not a digest of a supported algorithm."""
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    algorithm: str
+    encoded: str
+
+    @classmethod
+    def parse(cls, text: str) -> Digest:
+        algorithm, sep, encoded = text.partition(":")
+        pattern = _ENCODED.get(algorithm)
+        if not sep or pattern is None or not pattern.fullmatch(encoded):
+            if _GRAMMAR.fullmatch(text) and algorithm not in _ENCODED:
+                raise InvalidDigest(f"unsupported digest algorithm: {algorithm[:32]!r}")
+            raise InvalidDigest(f"invalid digest: {text[:160]!r}")
+        return cls(algorithm, encoded)
+
+    @classmethod
+    def of(cls, data: bytes, algorithm: str = "sha256") -> Digest:
+        return cls(algorithm, hashlib.new(algorithm, data).hexdigest())
+
+    def hasher(self) -> hashlib._Hash:
+        return hashlib.new(self.algorithm)
+
+    def __str__(self) -> str:
+        return f"{self.algorithm}:{self.encoded}"
+
+
+def looks_like_digest(reference: str) -> bool:
+    """True when a manifest reference is meant as a digest (tags never contain ':')."""
+    return ":" in reference
+
+
+SUPPORTED_ALGORITHMS = tuple(_ENCODED)

@@ -1,0 +1,120 @@
+"""Serving: one process per worker, each with its own event loop and SO_REUSEPORT socket.
+
+The kernel spreads connections over the workers' sockets; the database and the blob store are shared,
+so any worker can serve any request. The parent applies migrations once, then supervises the workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import time
+
+from aiohttp import web
+
+from .app import create_app
+from .db.migrate import migrate
+from .logs import AccessLogger
+from .settings import Settings
+
+log = logging.getLogger("berth.server")
+
+# Large reads keep per-chunk overhead low when clients stream big layers.
+READ_BUFSIZE = 1 << 20
+
+
+def serve(settings: Settings) -> int:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.database_url)
+    _check_port_free(settings)
+    log.info("berth-registry listening on http://%s:%d with %d worker(s), database %s, storage %s",
+             settings.host, settings.port, settings.workers, _redact(settings.database_url),
+             settings.storage_url)
+    if settings.workers == 1:
+        return _run_worker(settings, reuse_port=False)
+    return _supervise(settings)
+
+
+def _check_port_free(settings: Settings) -> None:
+    # Workers bind with SO_REUSEPORT, which would silently share a port with another server of ours.
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.bind((settings.host, settings.port))
+
+
+def _supervise(settings: Settings) -> int:
+    workers: dict[int, float] = {}
+    stopping = False
+
+    def spawn() -> None:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                code = _run_worker(settings, reuse_port=True)
+            finally:
+                os._exit(code)
+        workers[pid] = time.monotonic()
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in workers:
+            os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for _ in range(settings.workers):
+        spawn()
+    failures = 0
+    while workers:
+        pid, status = os.wait()
+        started = workers.pop(pid, None)
+        if started is None or stopping:
+            continue
+        log.error("worker %d exited (status %d); starting another", pid, os.waitstatus_to_exitcode(status))
+        failures = failures + 1 if time.monotonic() - started < 5 else 0
+        if failures >= 5:
+            log.error("workers keep failing at start; giving up")
+            stop(signal.SIGTERM, None)
+            continue
+        spawn()
+    return 0 if stopping else 1
+
+
+def _run_worker(settings: Settings, reuse_port: bool) -> int:
+    try:
+        import uvloop
+        loop_factory = uvloop.new_event_loop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        loop_factory = None
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(_serve_forever(settings, reuse_port))
+    return 0
+
+
+async def _serve_forever(settings: Settings, reuse_port: bool) -> None:
+    runner = web.AppRunner(create_app(settings), access_log_class=AccessLogger,
+                           read_bufsize=READ_BUFSIZE, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port, backlog=1024)
+    await site.start()
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopped.set)
+    await stopped.wait()
+    await runner.cleanup()
+
+
+def _redact(url: str) -> str:
+    """Database URLs may carry a password: never log it."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}"
+

@@ -1,0 +1,131 @@
+"""BlobStore on a local directory: blobs/<alg>/<2 hex>/<hex>, uploads/<id>; atomic renames, fsync, flock."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import fcntl
+import os
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from ..oci.digest import Digest
+from .base import UploadConflict, UploadMissing
+
+READ_CHUNK = 1 << 20
+
+
+class FilesystemBlobStore:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self._blobs = self.root / "blobs"
+        self._uploads = self.root / "uploads"
+        # Both live under one root so that committing is a rename within one filesystem.
+        self._blobs.mkdir(parents=True, exist_ok=True)
+        self._uploads.mkdir(parents=True, exist_ok=True)
+
+    def _upload_path(self, upload_id: str) -> Path:
+        return self._uploads / upload_id
+
+    def blob_path(self, digest: Digest) -> Path:
+        return self._blobs / digest.algorithm / digest.encoded[:2] / digest.encoded
+
+    async def start_upload(self, upload_id: str) -> None:
+        fd = os.open(self._upload_path(upload_id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+
+    @asynccontextmanager
+    async def lock_upload(self, upload_id: str):  # type: ignore[no-untyped-def]
+        try:
+            fd = os.open(self._upload_path(upload_id), os.O_RDWR)
+        except FileNotFoundError:
+            raise UploadMissing(upload_id) from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UploadConflict(upload_id) from None
+            yield
+        finally:
+            os.close(fd)  # also releases the lock
+
+    async def append_upload(self, upload_id: str, offset: int, chunks: AsyncIterable[bytes],
+                            on_chunk: Callable[[bytes], None]) -> int:
+        try:
+            fd = os.open(self._upload_path(upload_id), os.O_WRONLY)
+        except FileNotFoundError:
+            raise UploadMissing(upload_id) from None
+        try:
+            os.ftruncate(fd, offset)
+            os.lseek(fd, offset, os.SEEK_SET)
+            size = offset
+            # Page-cache writes are a few microseconds: cheaper inline than a thread hop per chunk.
+            async for chunk in chunks:
+                on_chunk(chunk)
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view):]
+                size += len(chunk)
+            return size
+        finally:
+            os.close(fd)
+
+    async def read_upload(self, upload_id: str, size: int) -> AsyncIterator[bytes]:
+        try:
+            f = open(self._upload_path(upload_id), "rb")  # noqa: SIM115
+        except FileNotFoundError:
+            raise UploadMissing(upload_id) from None
+        with f:
+            remaining = size
+            while remaining > 0:
+                chunk = await asyncio.to_thread(f.read, min(READ_CHUNK, remaining))
+                if not chunk:
+                    raise UploadMissing(f"{upload_id} is shorter than {size} bytes")
+                remaining -= len(chunk)
+                yield chunk
+
+    async def commit_upload(self, upload_id: str, size: int, digest: Digest) -> None:
+        await asyncio.to_thread(self._commit, self._upload_path(upload_id), size, self.blob_path(digest))
+
+    @staticmethod
+    def _commit(scratch: Path, size: int, target: Path) -> None:
+        if target.exists():
+            scratch.unlink(missing_ok=True)
+            return
+        with open(scratch, "r+b") as f:
+            f.truncate(size)
+            os.fsync(f.fileno())
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(scratch, target)  # atomic: readers see nothing or the whole blob
+        _fsync_dir(target.parent)
+
+    async def cancel_upload(self, upload_id: str) -> None:
+        self._upload_path(upload_id).unlink(missing_ok=True)
+
+    async def read_blob(self, digest: Digest, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        with open(self.blob_path(digest), "rb") as f:
+            f.seek(start)
+            remaining = (end - start) if end is not None else None
+            while remaining is None or remaining > 0:
+                want = READ_CHUNK if remaining is None else min(READ_CHUNK, remaining)
+                chunk = await asyncio.to_thread(f.read, want)
+                if not chunk:
+                    return
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+
+    async def delete_blob(self, digest: Digest) -> None:
+        self.blob_path(digest).unlink(missing_ok=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # some filesystems refuse fsync on directories
+        if exc.errno != errno.EINVAL:
+            raise
+    finally:
+        os.close(fd)

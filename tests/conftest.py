@@ -1,0 +1,26 @@
+"""Shared fixtures: an in-process registry (aiohttp test client) on a fresh data directory."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from registry.app import create_app
+from registry.db.migrate import migrate
+from registry.settings import Settings, load_settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings({"data_dir": tmp_path / "data", "workers": 1}, env={})
+
+
+@pytest.fixture
+async def client(settings: Settings, aiohttp_client) -> TestClient:  # type: ignore[no-untyped-def]
+    """A test client of a registry with an empty SQLite database and blob directory."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(migrate, settings.database_url)
+    return await aiohttp_client(create_app(settings))
