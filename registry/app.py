@@ -13,6 +13,8 @@ from aiohttp import web
 from . import errors, keys
 from .api.v2 import setup_v2
 from .db import Database
+from .db.changes import open_change_monitor
+from .services.pulls import PullService
 from .services.uploads import UploadService
 from .settings import Settings
 from .storage import open_blob_store
@@ -37,8 +39,11 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     store = open_blob_store(settings.storage_url)
     app[keys.database] = db
     app[keys.blob_store] = store
+    monitor = open_change_monitor(settings.database_url)
     app[keys.uploads] = UploadService(db, store)
+    app[keys.pulls] = PullService(db, store, monitor)
     yield
+    monitor.close()
     await db.close()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from .db import Database
+from .services.pulls import PullService
 from .services.uploads import UploadService
 from .settings import Settings
 from .storage import BlobStore
@@ -13,3 +14,4 @@ settings = web.AppKey("settings", Settings)
 database = web.AppKey("database", Database)
 blob_store = web.AppKey("blob_store", BlobStore)
 uploads = web.AppKey("uploads", UploadService)
+pulls = web.AppKey("pulls", PullService)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
@@ -48,28 +48,32 @@ def parse_reference(reference: str, bad_tag: type[errors.RegistryError] = errors
     return reference
 
 
-async def get_manifest(session: AsyncSession, repository: str, reference: Digest | str,
-                       accept: Collection[str] = ()) -> StoredManifest:
-    """The manifest a tag or digest names, as pushed.
+ManifestFinder = Callable[[Digest | str], Awaitable["StoredManifest | None"]]
+
+
+async def resolve_manifest(find: ManifestFinder, reference: Digest | str,
+                           accept: Collection[str] = ()) -> StoredManifest:
+    """The manifest a tag or digest names (looked up with `find`), as pushed.
 
     `accept` lists the media types the client named. A client that names image manifest types but no
     index type gets, for a tag naming an index, the index's linux/amd64 image (as distribution and
     Docker Hub answer clients that know no manifest lists). Otherwise the stored bytes are served
     whatever Accept says: the spec asks for no conversion and no refusal.
     """
-    found = await _lookup(session, repository, reference)
+    found = await find(reference)
     if found is None:
         raise errors.ManifestUnknown(detail={"reference": str(reference)})
     wanted = set(accept) & mt.MANIFESTS
     if isinstance(reference, str) and found.media_type in mt.INDEXES and wanted and not wanted & mt.INDEXES:
         child = _default_platform(found.content)
-        image = child and await _lookup(session, repository, child)
+        image = child and await find(child)
         if image and image.media_type in wanted:
             return image
     return found
 
 
-async def _lookup(session: AsyncSession, repository: str, reference: Digest | str) -> StoredManifest | None:
+async def lookup_manifest(session: AsyncSession, repository: str,
+                          reference: Digest | str) -> StoredManifest | None:
     query = select(Manifest.digest, Manifest.media_type, Manifest.content)
     if isinstance(reference, Digest):
         query = query.join(Repository, Repository.id == Manifest.repository_id).where(
@@ -180,11 +184,11 @@ async def list_referrers(session: AsyncSession, repository: str, subject: Digest
     if artifact_type:
         query = query.where(Manifest.artifact_type == artifact_type)
     descriptors: list[dict[str, object]] = []
-    for media_type, digest, size, kind, annotations in await session.execute(query):
+    for media_type, digest, size, kind, notes in await session.execute(query):
         descriptor: dict[str, object] = {"mediaType": media_type, "digest": digest, "size": size}
         if kind:
             descriptor["artifactType"] = kind
-        if annotations:
-            descriptor["annotations"] = json.loads(annotations)
+        if notes:
+            descriptor["annotations"] = json.loads(notes)
         descriptors.append(descriptor)
     return descriptors

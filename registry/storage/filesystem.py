@@ -73,7 +73,7 @@ class FilesystemBlobStore:
 
     async def read_upload(self, upload_id: str, size: int) -> AsyncIterator[bytes]:
         try:
-            f = open(self._upload_path(upload_id), "rb")  # noqa: SIM115
+            f = open(self._upload_path(upload_id), "rb")
         except FileNotFoundError:
             raise UploadMissing(upload_id) from None
         with f:

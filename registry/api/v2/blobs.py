@@ -5,23 +5,26 @@ from __future__ import annotations
 from aiohttp import web
 
 from ... import errors, keys
-from ...services.blobs import find_blob, unlink_blob
+from ...services.blobs import unlink_blob
 from .params import digest_param, repository_name
 
 
 async def get_blob(request: web.Request) -> web.StreamResponse:
     name = repository_name(request)
     digest = digest_param(request.match_info["digest"])
-    async with request.app[keys.database].read() as session:
-        blob = await find_blob(session, name, digest)
+    pulls = request.app[keys.pulls]
+    blob = await pulls.blob(name, digest)
     if blob is None:
         raise errors.BlobUnknown(detail={"digest": str(digest)})
     headers = {"Docker-Content-Digest": str(digest), "Content-Type": "application/octet-stream",
                "Cache-Control": "max-age=31536000, immutable"}
-    if blob.content is not None:
-        return web.Response(body=blob.content, headers=headers)
     if request.method == "HEAD":
         return web.Response(headers={**headers, "Content-Length": str(blob.size)})
+    if blob.content is not None:  # a manifest fetched as a blob
+        return web.Response(body=blob.content, headers=headers)
+    content = None if "Range" in request.headers else pulls.small_blob(digest, blob.size)
+    if content is not None:
+        return web.Response(body=content, headers=headers)
     path = request.app[keys.blob_store].blob_path(digest)
     if path is None:
         raise errors.Unsupported("this blob store cannot serve blobs directly")

@@ -10,7 +10,7 @@ from ... import errors, keys
 from ...oci import mediatypes as mt
 from ...oci.manifest import MAX_MANIFEST_BYTES
 from ...services import manifests
-from .params import MAX_PAGE, digest_param, next_link, page, read_limited, repository_name
+from .params import MAX_PAGE, digest_param, manifest_url, next_link, page, read_limited, repository_name
 
 
 def _accepted_types(request: web.Request) -> set[str]:
@@ -22,8 +22,7 @@ def _accepted_types(request: web.Request) -> set[str]:
 async def get_manifest(request: web.Request) -> web.Response:
     name = repository_name(request)
     reference = manifests.parse_reference(request.match_info["reference"])
-    async with request.app[keys.database].read() as session:
-        found = await manifests.get_manifest(session, name, reference, _accepted_types(request))
+    found = await request.app[keys.pulls].manifest(name, reference, _accepted_types(request))
     return web.Response(body=found.content, headers={
         "Content-Type": found.media_type, "Docker-Content-Digest": found.digest, "ETag": f'"{found.digest}"'})
 
@@ -36,8 +35,7 @@ async def put_manifest(request: web.Request) -> web.Response:
     async with request.app[keys.database].write() as session:
         pushed = await manifests.put_manifest(session, name, reference, body,
                                               request.headers.get("Content-Type"), extra_tags)
-    location = request.app.router["manifest"].url_for(name=name, reference=str(pushed.digest))
-    response = web.Response(status=201, headers={"Location": str(location),
+    response = web.Response(status=201, headers={"Location": manifest_url(name, pushed.digest),
                                                  "Docker-Content-Digest": str(pushed.digest)})
     if pushed.subject:
         response.headers["OCI-Subject"] = str(pushed.subject)

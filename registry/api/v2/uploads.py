@@ -5,22 +5,21 @@ from __future__ import annotations
 from aiohttp import web
 
 from ... import errors, keys
-from ...oci.digest import InvalidDigest, Digest
+from ...oci.digest import Digest, InvalidDigest
 from ...oci.reference import is_valid_name
 from ...services.blobs import mount_blob
 from ...services.uploads import UploadState
-from .params import body_chunks, content_range, digest_param, repository_name
+from .params import blob_url, body_chunks, content_range, digest_param, repository_name, upload_url
 
 
-def _upload_headers(request: web.Request, state: UploadState) -> dict[str, str]:
-    location = request.app.router["upload"].url_for(name=state.repository, upload_id=state.id)
-    return {"Location": str(location), "Range": f"0-{max(state.size - 1, 0)}",
+def _upload_headers(state: UploadState) -> dict[str, str]:
+    return {"Location": upload_url(state.repository, state.id), "Range": f"0-{max(state.size - 1, 0)}",
             "Docker-Upload-UUID": state.id, "Content-Length": "0"}
 
 
-def _created(request: web.Request, name: str, digest: Digest) -> web.Response:
-    location = request.app.router["blob"].url_for(name=name, digest=str(digest))
-    return web.Response(status=201, headers={"Location": str(location), "Docker-Content-Digest": str(digest)})
+def _created(name: str, digest: Digest) -> web.Response:
+    return web.Response(status=201, headers={"Location": blob_url(name, digest),
+                                             "Docker-Content-Digest": str(digest)})
 
 
 async def start_upload(request: web.Request) -> web.Response:
@@ -30,14 +29,14 @@ async def start_upload(request: web.Request) -> web.Response:
     if "mount" in query:
         mounted = await _mount(request, name, query["mount"], query.get("from", ""))
         if mounted:
-            return _created(request, name, mounted)
+            return _created(name, mounted)
     elif "digest" in query:  # monolithic upload: the whole blob in this one request
         digest = digest_param(query["digest"])
         state = await uploads.start(name)
         await uploads.finish(name, state.id, digest, body_chunks(request))
-        return _created(request, name, digest)
+        return _created(name, digest)
     state = await uploads.start(name)
-    return web.Response(status=202, headers=_upload_headers(request, state))
+    return web.Response(status=202, headers=_upload_headers(state))
 
 
 async def _mount(request: web.Request, name: str, digest_text: str, source: str) -> Digest | None:
@@ -55,7 +54,7 @@ async def _mount(request: web.Request, name: str, digest_text: str, source: str)
 async def upload_status(request: web.Request) -> web.Response:
     name = repository_name(request)
     state = await request.app[keys.uploads].status(name, request.match_info["upload_id"])
-    return web.Response(status=204, headers=_upload_headers(request, state))
+    return web.Response(status=204, headers=_upload_headers(state))
 
 
 async def append_chunk(request: web.Request) -> web.Response:
@@ -66,7 +65,7 @@ async def append_chunk(request: web.Request) -> web.Response:
         state = await uploads.append(name, upload_id, body_chunks(request), start, length)
     except errors.RangeNotSatisfiable as exc:
         raise await _with_upload_state(request, name, upload_id, exc) from None
-    return web.Response(status=202, headers=_upload_headers(request, state))
+    return web.Response(status=202, headers=_upload_headers(state))
 
 
 async def finish_upload(request: web.Request) -> web.Response:
@@ -79,14 +78,14 @@ async def finish_upload(request: web.Request) -> web.Response:
         await uploads.finish(name, upload_id, digest, chunks, start, length)
     except errors.RangeNotSatisfiable as exc:
         raise await _with_upload_state(request, name, upload_id, exc) from None
-    return _created(request, name, digest)
+    return _created(name, digest)
 
 
 async def _with_upload_state(request: web.Request, name: str, upload_id: str,
                              exc: errors.RegistryError) -> errors.RegistryError:
     """A 416 tells the client where the upload stands, so that it can resume (spec "Chunked upload")."""
     state = await request.app[keys.uploads].status(name, upload_id)
-    exc.headers.update(_upload_headers(request, state))
+    exc.headers.update(_upload_headers(state))
     return exc
 
 

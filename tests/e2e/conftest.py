@@ -1,0 +1,107 @@
+"""End-to-end fixtures: a real berth-registry process, offline test images, an isolated dockerd, podman.
+
+Every test here is marked `e2e`. When one fails, the logs of the real processes it used (the registry's
+lines since the test began, dockerd's tail) are attached to its report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.docker_engine import DockerEngine
+from tests.support.images import ImageCache, OciImage
+from tests.support.podman import Podman
+from tests.support.registry_process import RegistryProcess
+
+HERE = Path(__file__).parent
+LOG_MARKS = pytest.StashKey[dict[str, int]]()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    funcargs = getattr(item, "funcargs", {})
+    item.stash[LOG_MARKS] = {name: value.log_size() for name, value in funcargs.items()
+                             if isinstance(value, RegistryProcess)}
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if not report.failed:
+        return
+    marks = item.stash.get(LOG_MARKS, {}) if call.when == "call" else {}
+    for name, value in getattr(item, "funcargs", {}).items():
+        if isinstance(value, RegistryProcess) and value.log_path.exists():
+            lines = value.log_text(marks.get(name, 0)).splitlines()[-150:]
+            report.sections.append((f"{name} log ({value.log_path})", "\n".join(lines)))
+        elif isinstance(value, DockerEngine):
+            report.sections.append((f"dockerd log ({value.log_path})", value.log_tail(60)))
+
+
+def _registry(root: Path, workers: int = 2) -> RegistryProcess:
+    return RegistryProcess(root / "data", root / "registry.log", workers=workers)
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryProcess]:
+    """One server with 2 workers for the whole session; tests keep apart by repository name."""
+    server = _registry(tmp_path_factory.mktemp("registry")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_registry(tmp_path: Path) -> Iterator[RegistryProcess]:
+    """A server for one test, for tests that stop, kill or restart it."""
+    server = _registry(tmp_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def images(tmp_path_factory: pytest.TempPathFactory) -> ImageCache:
+    return ImageCache(tmp_path_factory.mktemp("images"))
+
+
+@pytest.fixture(scope="session")
+def busybox_layout(images: ImageCache) -> OciImage:
+    return images.busybox()
+
+
+@pytest.fixture(scope="session")
+def multi_layer_layout(images: ImageCache) -> OciImage:
+    return images.multi_layer(extra_layers=2)
+
+
+@pytest.fixture(scope="session")
+def multi_arch_layout(images: ImageCache) -> OciImage:
+    return images.multi_arch()
+
+
+@pytest.fixture(scope="session")
+def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEngine]:
+    """A private dockerd; if it cannot start, every test using it errors with dockerd's log."""
+    engine = DockerEngine(tmp_path_factory.mktemp("docker"))
+    try:
+        engine.start()
+        yield engine
+    finally:
+        engine.stop()
+
+
+@pytest.fixture(scope="session")
+def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Podman]:
+    client = Podman(tmp_path_factory.mktemp("podman"))
+    yield client
+    client.reset()

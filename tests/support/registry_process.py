@@ -1,0 +1,173 @@
+"""A real `berth-registry serve` process on a free loopback port, with its own data directory and log file."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+READY_TIMEOUT = 20.0
+STOP_GRACE = 10.0
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (the kernel picks it; a small race is accepted)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def serve_command() -> Path:
+    """The `berth-registry` console script of the interpreter running the tests (the project's venv)."""
+    script = Path(sys.executable).parent / "berth-registry"
+    if not script.exists():
+        raise FileNotFoundError(f"{script} is missing: install the project with `pip install -e '.[test]'`")
+    return script
+
+
+class RegistryProcess:
+    """One server process (plus the workers it forks). Only this process and its own group are ever signalled.
+
+    The log (stdout and stderr, access lines included) goes to `log_path`; `log_text(since)` reads it, and
+    `log_size()` marks a point to read from, so a test can look at the lines its own requests caused.
+    """
+
+    def __init__(self, data_dir: Path, log_path: Path, *, workers: int = 2, port: int | None = None,
+                 extra_args: tuple[str, ...] = ()) -> None:
+        self.data_dir = data_dir
+        self.log_path = log_path
+        self.workers = workers
+        self.port = port or free_port()
+        self.extra_args = extra_args
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def host(self) -> str:
+        """host:port, the way image references name the registry."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise RuntimeError("the registry is not running")
+        return self._process.pid
+
+    def start(self) -> RegistryProcess:
+        """Start the server and wait until GET /v2/ answers 200; raise with the log if it does not."""
+        if self._process is not None and self._process.poll() is None:
+            raise RuntimeError(f"the registry is already running (pid {self._process.pid})")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        argv = [str(serve_command()), "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                "--data-dir", str(self.data_dir), "--workers", str(self.workers), *self.extra_args]
+        with self.log_path.open("ab") as log:
+            log.write(f"=== {' '.join(argv)}\n".encode())
+            log.flush()
+            # Its own session: the workers it forks share its process group, which `stop` can reach
+            # by the parent's id even when the parent was killed first.
+            self._process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                             stdin=subprocess.DEVNULL, start_new_session=True)
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        assert self._process is not None
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"berth-registry exited with status {self._process.returncode} "
+                                   f"before it was ready; log:\n{self.log_tail()}")
+            if self.ping():
+                return
+            time.sleep(0.05)
+        pid = self._process.pid
+        self.stop()
+        raise RuntimeError(f"berth-registry (pid {pid}) did not answer GET /v2/ within {READY_TIMEOUT} s; "
+                           f"log:\n{self.log_tail()}")
+
+    def ping(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/v2/", timeout=2) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def kill(self, signum: int = signal.SIGKILL) -> None:
+        """Send `signum` to the server process only (not its workers), as an operator or a crash would."""
+        os.kill(self.pid, signum)
+
+    def stop(self) -> int | None:
+        """SIGTERM, then SIGKILL after 10 s; then make sure no worker of ours outlived its parent.
+
+        Returns the parent's exit status (None if it was never started)."""
+        process = self._process
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(STOP_GRACE)
+        self._reap_group(process.pid)
+        return process.returncode
+
+    @staticmethod
+    def _reap_group(pgid: int) -> None:
+        # Workers are in the group the parent led (start_new_session); they hold the port with SO_REUSEPORT
+        # if the parent was SIGKILLed, so a restart could not bind it.
+        # Orphans that PID 1 never reaps stay signalable as zombies: give up after a second SIGKILL period.
+        start = time.monotonic()
+        while time.monotonic() - start < 2 * STOP_GRACE:
+            signum = signal.SIGTERM if time.monotonic() - start < STOP_GRACE else signal.SIGKILL
+            try:
+                os.killpg(pgid, signum)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+
+    def restart(self) -> RegistryProcess:
+        """Stop and start again on the same port with the same data directory."""
+        self.stop()
+        return self.start()
+
+    def log_size(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def log_text(self, since: int = 0) -> str:
+        with self.log_path.open("rb") as log:
+            log.seek(since)
+            return log.read().decode(errors="replace")
+
+    def log_tail(self, lines: int = 200) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def access_lines(self, since: int = 0, method: str | None = None) -> list[str]:
+        """Access-log lines (`METHOD PATH STATUS BYTESB MSms`) written after `since`."""
+        found = []
+        for line in self.log_text(since).splitlines():
+            _, sep, entry = line.partition(" aiohttp.access: ")
+            if sep and (method is None or entry.startswith(method + " ")):
+                found.append(entry)
+        return found
+
+    def __enter__(self) -> RegistryProcess:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
