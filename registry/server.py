@@ -7,6 +7,7 @@ so any worker can serve any request. The parent applies migrations once, then su
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import os
 import signal
@@ -24,6 +25,7 @@ log = logging.getLogger("berth.server")
 
 # Large reads keep per-chunk overhead low when clients stream big layers.
 READ_BUFSIZE = 1 << 20
+PR_SET_PDEATHSIG = 1
 
 
 def serve(settings: Settings) -> int:
@@ -42,6 +44,8 @@ def _check_port_free(settings: Settings) -> None:
     # Workers bind with SO_REUSEPORT, which would silently share a port with another server of ours.
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # SO_REUSEADDR as the workers use it: TIME_WAIT leftovers are fine, a listener is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind((settings.host, settings.port))
 
 
@@ -50,10 +54,12 @@ def _supervise(settings: Settings) -> int:
     stopping = False
 
     def spawn() -> None:
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
+                _die_with_parent(parent)
                 code = _run_worker(settings, reuse_port=True)
             finally:
                 os._exit(code)
@@ -83,6 +89,14 @@ def _supervise(settings: Settings) -> int:
             continue
         spawn()
     return 0 if stopping else 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker must not outlive its supervisor (killed with -9, say) and go on serving unsupervised."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def _run_worker(settings: Settings, reuse_port: bool) -> int:

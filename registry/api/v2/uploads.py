@@ -85,7 +85,8 @@ async def _with_upload_state(request: web.Request, name: str, upload_id: str,
                              exc: errors.RegistryError) -> errors.RegistryError:
     """A 416 tells the client where the upload stands, so that it can resume (spec "Chunked upload")."""
     state = await request.app[keys.uploads].status(name, upload_id)
-    exc.headers.update(_upload_headers(state))
+    # Not its Content-Length: 0, which would cut off the error's JSON body and desync the connection.
+    exc.headers.update({k: v for k, v in _upload_headers(state).items() if k != "Content-Length"})
     return exc
 
 
