@@ -26,6 +26,8 @@ class FilesystemBlobStore:
         self._uploads.mkdir(parents=True, exist_ok=True)
 
     def _upload_path(self, upload_id: str) -> Path:
+        if not upload_id or "/" in upload_id or "\0" in upload_id or upload_id in (".", ".."):
+            raise UploadMissing(upload_id)  # callers validate ids; this keeps the store safe regardless
         return self._uploads / upload_id
 
     def blob_path(self, digest: Digest) -> Path:

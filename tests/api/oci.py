@@ -76,7 +76,8 @@ def index(children: list[Content], *, platforms: list[tuple[str, str]] | None = 
     return manifest(doc, media_type, algorithm)
 
 
-def artifact(artifact_type: str, subject: Content | None = None, **fields: Any) -> tuple[Content, Content, Content]:
+def artifact(artifact_type: str, subject: Content | None = None,
+             **fields: Any) -> tuple[Content, Content, Content]:
     """(manifest, config, layer) of an artifact with the empty-JSON config, optionally naming a subject."""
     config, layer = Content(b"{}", algorithm="sha256"), random_blob(64)
     if subject is not None:
@@ -159,7 +160,7 @@ async def push_blob(client: TestClient, repo: str, blob: Content) -> None:
 
 async def put_manifest(client: TestClient, repo: str, reference: str, content: Content,
                        tags: tuple[str, ...] = ()) -> ClientResponse:
-    """PUT a manifest; `tags` go as `?tag=` parameters (distribution-spec main, "Pushing manifests with tags")."""
+    """PUT a manifest; `tags` go as `?tag=` parameters (distribution-spec main: "Pushing manifests")."""
     return await client.put(f"/v2/{repo}/manifests/{reference}", data=content.data,
                             params=[("tag", tag) for tag in tags] or None,
                             headers={"Content-Type": content.media_type})

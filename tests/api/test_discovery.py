@@ -5,8 +5,19 @@ from __future__ import annotations
 import pytest
 from yarl import URL
 
-from .oci import (OCI_CONFIG, OCI_INDEX, Content, error_codes, image, index, push_artifact, push_blob,
-                  push_image, push_manifest, random_blob)
+from .oci import (
+    OCI_CONFIG,
+    OCI_INDEX,
+    Content,
+    error_codes,
+    image,
+    index,
+    push_artifact,
+    push_blob,
+    push_image,
+    push_manifest,
+    random_blob,
+)
 
 REPO = "discover/repo"
 TAGS = ["1.0", "2.0", "A", "a", "b", "latest"]  # byte order: digits, upper case, lower case

@@ -7,8 +7,17 @@ from __future__ import annotations
 
 import pytest
 
-from .oci import (ALGORITHMS, OCI_INDEX, error_codes, push_artifact, push_blob, push_image, push_manifest,
-                  put_manifest,                   random_blob)
+from .oci import (
+    ALGORITHMS,
+    OCI_INDEX,
+    error_codes,
+    push_artifact,
+    push_blob,
+    push_image,
+    push_manifest,
+    put_manifest,
+    random_blob,
+)
 
 REPO = "manage/repo"
 
@@ -26,6 +35,7 @@ async def status_of(client, method: str, url: str) -> int:
 async def test_deleting_a_tag_removes_only_that_tag(client):
     pushed = await push_image(client, REPO, "keep")
     await push_manifest(client, REPO, "drop", pushed)
+    assert await status_of(client, "GET", f"/v2/{REPO}/manifests/drop") == 200  # read once: nothing stale
     response = await client.delete(f"/v2/{REPO}/manifests/drop")
     assert response.status == 202
     assert await status_of(client, "HEAD", f"/v2/{REPO}/manifests/drop") == 404
@@ -50,6 +60,8 @@ async def test_deleting_a_manifest_by_digest_removes_it_and_every_tag_naming_it(
     # Tagged through ?tag= on the push by digest: a push by tag would name the bytes by their sha256.
     assert (await put_manifest(client, REPO, pushed.digest, pushed, tags=("t1", "t2"))).status == 201
     assert await tags_of(client) == ["other", "t1", "t2"]
+    for reference in ("t1", pushed.digest):
+        assert await status_of(client, "GET", f"/v2/{REPO}/manifests/{reference}") == 200
 
     response = await client.delete(f"/v2/{REPO}/manifests/{pushed.digest}")
     assert response.status == 202
@@ -98,6 +110,7 @@ async def test_a_deleted_manifest_can_be_pushed_again(client):
 async def test_deleting_a_blob_makes_it_404_at_once(client, algorithm):
     blob = random_blob(algorithm=algorithm)
     await push_blob(client, REPO, blob)
+    assert await status_of(client, "GET", f"/v2/{REPO}/blobs/{blob.digest}") == 200
     response = await client.delete(f"/v2/{REPO}/blobs/{blob.digest}")
     assert response.status == 202
     assert await status_of(client, "HEAD", f"/v2/{REPO}/blobs/{blob.digest}") == 404
@@ -113,6 +126,7 @@ async def test_deleting_a_mounted_blob_affects_only_that_repository(client):
     mounted = await client.post(f"/v2/{REPO}/blobs/uploads/", params={"mount": blob.digest,
                                                                       "from": "manage/source"})
     assert mounted.status == 201
+    assert await status_of(client, "GET", f"/v2/{REPO}/blobs/{blob.digest}") == 200
     assert (await client.delete(f"/v2/{REPO}/blobs/{blob.digest}")).status == 202
     assert await status_of(client, "HEAD", f"/v2/{REPO}/blobs/{blob.digest}") == 404
     source = await client.get(f"/v2/manage/source/blobs/{blob.digest}")

@@ -1,31 +1,48 @@
-"""Pull (distribution-spec "Pulling manifests", "Pulling blobs"): GET and HEAD, ranges, content negotiation."""
+"""Pull (distribution-spec "Pulling manifests", "Pulling blobs"): GET, HEAD, ranges, content negotiation."""
 
 from __future__ import annotations
 
 import pytest
 from multidict import CIMultiDict
 
-from .oci import (ALGORITHMS, DCD, DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX,
-                  OCI_MANIFEST, Content, digest_of, error_codes, image, index, push_blob, push_image,
-                  push_manifest, random_blob)
+from .oci import (
+    ALGORITHMS,
+    DCD,
+    DOCKER_CONFIG,
+    DOCKER_LAYER,
+    DOCKER_LIST,
+    DOCKER_MANIFEST,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Content,
+    error_codes,
+    image,
+    index,
+    push_blob,
+    push_image,
+    push_manifest,
+    random_blob,
+)
 
 REPO = "pull/repo"
+DOCKER_SCHEMA1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
 
 
+@pytest.mark.parametrize("size", [512, 300_000])  # served from memory, and sent from a file
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-async def test_blob_head_and_get_return_size_digest_and_exact_bytes(client, algorithm):
-    blob = random_blob(512, algorithm)
+async def test_blob_head_and_get_return_size_digest_and_exact_bytes(client, algorithm, size):
+    blob = random_blob(size, algorithm)
     await push_blob(client, REPO, blob)
 
     head = await client.head(f"/v2/{REPO}/blobs/{blob.digest}")
     assert head.status == 200
-    assert head.headers["Content-Length"] == "512"
+    assert head.headers["Content-Length"] == str(size)
     assert head.headers[DCD] == blob.digest
     assert await head.read() == b""
 
     get = await client.get(f"/v2/{REPO}/blobs/{blob.digest}")
     assert get.status == 200
-    assert get.headers["Content-Length"] == "512"
+    assert get.headers["Content-Length"] == str(size)
     assert get.headers[DCD] == blob.digest
     assert await get.read() == blob.data
 
@@ -44,19 +61,20 @@ async def test_empty_blob_has_content_length_zero(client, algorithm):
     assert await get.read() == b""
 
 
-async def test_blob_range_get_returns_206_with_exact_content_range(client):
-    blob = random_blob(512)
+@pytest.mark.parametrize("size", [512, 300_000])
+async def test_blob_range_get_returns_206_with_exact_content_range(client, size):
+    blob = random_blob(size)
     await push_blob(client, REPO, blob)
     url = f"/v2/{REPO}/blobs/{blob.digest}"
 
     middle = await client.get(url, headers={"Range": "bytes=10-19"})
     assert middle.status == 206
-    assert middle.headers["Content-Range"] == "bytes 10-19/512"
+    assert middle.headers["Content-Range"] == f"bytes 10-19/{size}"
     assert await middle.read() == blob.data[10:20]
 
     suffix = await client.get(url, headers={"Range": "bytes=-8"})
     assert suffix.status == 206
-    assert suffix.headers["Content-Range"] == "bytes 504-511/512"
+    assert suffix.headers["Content-Range"] == f"bytes {size - 8}-{size - 1}/{size}"
     assert await suffix.read() == blob.data[-8:]
 
 
@@ -151,7 +169,8 @@ async def _push_docker_list(client) -> tuple[Content, Content, Content]:
                       layer_type=DOCKER_LAYER)
         await push_manifest(client, REPO, child.digest, child)
         children.append(child)
-    manifest_list = index(children, platforms=[("linux", "arm64"), ("linux", "amd64")], media_type=DOCKER_LIST)
+    manifest_list = index(children, platforms=[("linux", "arm64"), ("linux", "amd64")],
+                          media_type=DOCKER_LIST)
     await push_manifest(client, REPO, "multi", manifest_list)
     return manifest_list, children[0], children[1]
 
@@ -159,7 +178,7 @@ async def _push_docker_list(client) -> tuple[Content, Content, Content]:
 async def test_docker_list_by_tag_with_only_image_types_accepted_gives_linux_amd64(client):
     manifest_list, _arm64, amd64 = await _push_docker_list(client)
     # As Go clients send it: one Accept line per media type.
-    accept = CIMultiDict([("Accept", DOCKER_MANIFEST), ("Accept", "application/vnd.docker.distribution.manifest.v1+prettyjws"),
+    accept = CIMultiDict([("Accept", DOCKER_MANIFEST), ("Accept", DOCKER_SCHEMA1_SIGNED),
                           ("Accept", "application/json")])
     response = await client.get(f"/v2/{REPO}/manifests/multi", headers=accept)
     assert response.status == 200

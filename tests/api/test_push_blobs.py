@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from .oci import (ALGORITHMS, DCD, PUSH_METHODS, Content, error_codes, patch_chunk, push_blob, push_chunked,
-                  push_monolithic, push_post_put, random_blob, start_upload, with_digest)
+from .oci import (
+    ALGORITHMS,
+    DCD,
+    PUSH_METHODS,
+    Content,
+    error_codes,
+    patch_chunk,
+    push_blob,
+    push_chunked,
+    push_monolithic,
+    push_post_put,
+    random_blob,
+    start_upload,
+    with_digest,
+)
 
 REPO = "push/blobs"
 
@@ -110,7 +123,8 @@ async def test_wrong_digest_at_close_is_400_digest_invalid_and_nothing_is_stored
         location = await start_upload(client, REPO)
         if method == "chunked":
             for start in range(0, len(sent.data), 1024):
-                assert (await patch_chunk(client, location, sent.data[start:start + 1024], start)).status == 202
+                chunk = sent.data[start:start + 1024]
+                assert (await patch_chunk(client, location, chunk, start)).status == 202
         elif method == "streamed":
             assert (await patch_chunk(client, location, sent.data, None)).status == 202
         body = sent.data if method == "post-put" else None

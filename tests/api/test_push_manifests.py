@@ -8,9 +8,29 @@ import json
 
 import pytest
 
-from .oci import (ALGORITHMS, DCD, DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LIST, DOCKER_MANIFEST, OCI_EMPTY,
-                  OCI_FOREIGN_LAYER, OCI_INDEX, OCI_MANIFEST, Content, artifact, image, index, manifest, push_artifact,
-                  push_blob, push_image, push_manifest, put_manifest, random_blob)
+from .oci import (
+    ALGORITHMS,
+    DCD,
+    DOCKER_CONFIG,
+    DOCKER_LAYER,
+    DOCKER_LIST,
+    DOCKER_MANIFEST,
+    OCI_EMPTY,
+    OCI_FOREIGN_LAYER,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Content,
+    artifact,
+    image,
+    index,
+    manifest,
+    push_artifact,
+    push_blob,
+    push_image,
+    push_manifest,
+    put_manifest,
+    random_blob,
+)
 
 REPO = "push/manifests"
 
@@ -55,8 +75,8 @@ async def test_stored_bytes_are_returned_exactly(client):
     config, layer = random_blob(), random_blob()
     await push_blobs(client, config, layer)
     # Odd key order and whitespace: the registry must not re-serialise.
-    text = ('{ "layers" : [%s],\n\t"config":%s , "schemaVersion":2,"mediaType":"%s"}  \n'
-            % (json.dumps(layer.descriptor()), json.dumps(config.descriptor()), OCI_MANIFEST))
+    layers, config_ = json.dumps(layer.descriptor()), json.dumps(config.descriptor())
+    text = f'{{ "layers" : [{layers}],\n\t"config":{config_} , "schemaVersion":2,"mediaType":"{OCI_MANIFEST}"}}  \n'
     content = Content(text.encode(), OCI_MANIFEST)
     await push_manifest(client, REPO, "odd", content)
     assert await (await pull(client, "odd")).read() == content.data
@@ -179,6 +199,7 @@ async def test_the_same_manifest_under_several_tags(client):
 
 async def test_pushing_a_tag_again_moves_it(client):
     first = await push_image(client, REPO, "moving")
+    assert (await pull(client, "moving")).headers[DCD] == first.digest
     second = await push_image(client, REPO, "moving")
     pulled = await pull(client, "moving")
     assert pulled.headers[DCD] == second.digest != first.digest

@@ -14,6 +14,7 @@ from ...oci.digest import Digest, InvalidDigest
 from ...oci.reference import is_valid_name
 
 MAX_PAGE = 10_000
+_UPLOAD_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _CONTENT_RANGE = re.compile(r"(?:bytes[ =])?(\d{1,19})-(\d{1,19})(?:/(?:\d{1,19}|\*))?")
 
 
@@ -22,6 +23,14 @@ def repository_name(request: web.Request) -> str:
     if not is_valid_name(name):
         raise errors.NameInvalid(detail={"name": name[:300]})
     return name
+
+
+def upload_id_param(request: web.Request) -> str:
+    """Upload ids are UUIDs we made; anything else (a path trick, a NUL) names no upload."""
+    value = request.match_info["upload_id"]
+    if not _UPLOAD_ID.fullmatch(value):
+        raise errors.BlobUploadUnknown(detail={"uuid": value[:64]})
+    return value
 
 
 def digest_param(value: str | None, what: str = "digest") -> Digest:

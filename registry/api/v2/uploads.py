@@ -9,12 +9,12 @@ from ...oci.digest import Digest, InvalidDigest
 from ...oci.reference import is_valid_name
 from ...services.blobs import mount_blob
 from ...services.uploads import UploadState
-from .params import blob_url, body_chunks, content_range, digest_param, repository_name, upload_url
+from .params import blob_url, body_chunks, content_range, digest_param, repository_name, upload_id_param, upload_url
 
 
 def _upload_headers(state: UploadState) -> dict[str, str]:
     return {"Location": upload_url(state.repository, state.id), "Range": f"0-{max(state.size - 1, 0)}",
-            "Docker-Upload-UUID": state.id, "Content-Length": "0"}
+            "Docker-Upload-UUID": state.id}
 
 
 def _created(name: str, digest: Digest) -> web.Response:
@@ -53,12 +53,12 @@ async def _mount(request: web.Request, name: str, digest_text: str, source: str)
 
 async def upload_status(request: web.Request) -> web.Response:
     name = repository_name(request)
-    state = await request.app[keys.uploads].status(name, request.match_info["upload_id"])
+    state = await request.app[keys.uploads].status(name, upload_id_param(request))
     return web.Response(status=204, headers=_upload_headers(state))
 
 
 async def append_chunk(request: web.Request) -> web.Response:
-    name, upload_id = repository_name(request), request.match_info["upload_id"]
+    name, upload_id = repository_name(request), upload_id_param(request)
     uploads = request.app[keys.uploads]
     try:
         start, length = content_range(request)
@@ -69,7 +69,7 @@ async def append_chunk(request: web.Request) -> web.Response:
 
 
 async def finish_upload(request: web.Request) -> web.Response:
-    name, upload_id = repository_name(request), request.match_info["upload_id"]
+    name, upload_id = repository_name(request), upload_id_param(request)
     digest = digest_param(request.query.get("digest"))
     uploads = request.app[keys.uploads]
     try:
@@ -85,12 +85,11 @@ async def _with_upload_state(request: web.Request, name: str, upload_id: str,
                              exc: errors.RegistryError) -> errors.RegistryError:
     """A 416 tells the client where the upload stands, so that it can resume (spec "Chunked upload")."""
     state = await request.app[keys.uploads].status(name, upload_id)
-    # Not its Content-Length: 0, which would cut off the error's JSON body and desync the connection.
-    exc.headers.update({k: v for k, v in _upload_headers(state).items() if k != "Content-Length"})
+    exc.headers.update(_upload_headers(state))
     return exc
 
 
 async def cancel_upload(request: web.Request) -> web.Response:
     name = repository_name(request)
-    await request.app[keys.uploads].cancel(name, request.match_info["upload_id"])
+    await request.app[keys.uploads].cancel(name, upload_id_param(request))
     return web.Response(status=204)
