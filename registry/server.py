@@ -59,6 +59,10 @@ def _supervise(settings: Settings) -> int:
         if pid == 0:
             code = 1
             try:
+                # The supervisor's handlers came along with fork(): until the worker's event loop installs
+                # its own, SIGTERM (from the supervisor, or on its death) must simply end the worker.
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
                 _die_with_parent(parent)
                 code = _run_worker(settings, reuse_port=True)
             finally:

@@ -6,7 +6,7 @@ lines since the test began, dockerd's tail) are attached to its report.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,20 +26,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     funcargs = getattr(item, "funcargs", {})
     item.stash[LOG_MARKS] = {name: value.log_size() for name, value in funcargs.items()
                              if isinstance(value, RegistryProcess)}
-    yield
+    return (yield)
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    report: pytest.TestReport = outcome.get_result()
-    if not report.failed:
-        return
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed:
+        _attach_logs(item, call, report)
+    return report
+
+
+def _attach_logs(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
     marks = item.stash.get(LOG_MARKS, {}) if call.when == "call" else {}
     for name, value in getattr(item, "funcargs", {}).items():
         if isinstance(value, RegistryProcess) and value.log_path.exists():
@@ -104,4 +108,4 @@ def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEn
 def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Podman]:
     client = Podman(tmp_path_factory.mktemp("podman"))
     yield client
-    client.reset()
+    client.clean()

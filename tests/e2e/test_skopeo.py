@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from tests.support.commands import CommandFailed
-from tests.support.images import OciImage
+from tests.support.images import ImageCache, OciImage
 from tests.support.registry_process import RegistryProcess
 from tests.support.skopeo import copy, inspect, inspect_raw, list_tags, skopeo
 
@@ -55,9 +55,11 @@ def test_copy_back_to_a_layout_keeps_every_digest(registry: RegistryProcess, mul
 
 
 def test_push_as_docker_v2_schema2_is_served_with_its_media_type(registry: RegistryProcess,
-                                                                 busybox_layout: OciImage) -> None:
+                                                                 images: ImageCache) -> None:
+    # Layers no other test pushes: converting cannot preserve digests, so nothing may be substituted.
+    image = images.random_layers(layers=1, layer_size=256 << 10)
     name = "e2e/skopeo-v2s2"
-    copy(busybox_layout.ref, f"docker://{registry.host}/{name}:1", "--format", "v2s2")
+    copy(image.ref, f"docker://{registry.host}/{name}:1", "--format", "v2s2", preserve_digests=False)
 
     response = requests.get(f"{registry.url}/v2/{name}/manifests/1", timeout=10,
                             headers={"Accept": f"{DOCKER_V2}, {OCI_MANIFEST}"})
@@ -66,7 +68,8 @@ def test_push_as_docker_v2_schema2_is_served_with_its_media_type(registry: Regis
     manifest = response.json()
     assert manifest["mediaType"] == DOCKER_V2
     assert response.headers["Docker-Content-Digest"] == sha256(response.content)
-    assert [layer["digest"] for layer in manifest["layers"]] == busybox_layout.layer_digests
+    assert [layer["digest"] for layer in manifest["layers"]] == image.layer_digests
+    assert manifest["config"]["mediaType"] == "application/vnd.docker.container.image.v1+json"
     head = requests.head(f"{registry.url}/v2/{name}/manifests/1", headers={"Accept": DOCKER_V2}, timeout=10)
     assert head.status_code == 200
     assert head.headers["Docker-Content-Digest"] == sha256(response.content)
@@ -109,7 +112,8 @@ def test_delete_by_digest_then_inspect_fails(registry: RegistryProcess, busybox_
     assert response.json()["errors"][0]["code"] == "MANIFEST_UNKNOWN"
 
 
-def test_copy_between_repositories_mounts_blobs(registry: RegistryProcess, multi_layer_layout: OciImage) -> None:
+def test_copy_between_repositories_mounts_blobs(registry: RegistryProcess,
+                                                multi_layer_layout: OciImage) -> None:
     source, target = "e2e/skopeo-mount-src", "e2e/skopeo-mount-dst"
     copy(multi_layer_layout.ref, f"docker://{registry.host}/{source}:1")
     mark = registry.log_size()
@@ -130,3 +134,17 @@ def test_copy_between_repositories_mounts_blobs(registry: RegistryProcess, multi
     for digest in layers:
         assert quote(digest) not in puts and digest not in puts, f"layer {digest} was uploaded again"
     assert inspect(f"docker://{registry.host}/{target}:1")["Digest"] == multi_layer_layout.digest
+
+
+def test_large_incompressible_layers_round_trip(registry: RegistryProcess, images: ImageCache,
+                                                tmp_path: Path) -> None:
+    image = images.random_layers(layers=3, layer_size=8 << 20)
+    assert all(layer["size"] > 8 << 20 for layer in image.manifest["layers"])  # gzip could not shrink them
+    repo = f"docker://{registry.host}/e2e/skopeo-large"
+    copy(image.ref, f"{repo}:1")
+
+    pulled = OciImage(tmp_path / "pulled", "1")
+    copy(f"{repo}:1", pulled.ref)
+    assert pulled.digest == image.digest
+    for digest in image.layer_digests:
+        assert sha256(pulled.blob(digest)) == digest

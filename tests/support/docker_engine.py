@@ -7,6 +7,7 @@ so the tests that need it fail (they are never skipped).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -69,7 +70,8 @@ class DockerEngine:
         self.stop()
         raise DockerEngineError(f"dockerd was not ready within {READY_TIMEOUT} s; log:\n{self.log_tail()}")
 
-    def docker(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def docker(self, *args: str, timeout: float = 120, check: bool = True
+               ) -> subprocess.CompletedProcess[str]:
         """Run the docker CLI against this engine."""
         return run([DOCKER, *args], env=self.env, timeout=timeout, check=check)
 
@@ -86,10 +88,8 @@ class DockerEngine:
                 process.kill()
                 process.wait(STOP_GRACE)
         # A SIGKILLed dockerd leaves the containerd it started (same process group) behind.
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     def log_tail(self, lines: int = 150) -> str:
         if not self.log_path.exists():

@@ -107,9 +107,10 @@ class ImageCache:
         return self._cached(("multi-arch",), lambda work: _build_index(base, work))
 
 
-def _umoci(*args: object) -> None:
-    rootless = ("--rootless",) if os.geteuid() != 0 and args[0] in ("unpack", "repack") else ()
-    run(["umoci", args[0], *rootless, *args[1:]], timeout=120)
+def _umoci(command: str, *args: str | Path) -> None:
+    # Unprivileged runs need --rootless (no chown, no device nodes); these images have neither.
+    rootless = ["--rootless"] if os.geteuid() != 0 and command in ("unpack", "repack") else []
+    run(["umoci", command, *rootless, *map(str, args)], timeout=120)
 
 
 def _new_image(work: Path, tag: str) -> tuple[Path, Path]:

@@ -36,11 +36,16 @@ class Podman:
     def env(self) -> dict[str, str]:
         return {"CONTAINERS_CONF": str(self.conf_path)}
 
-    def __call__(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def __call__(self, *args: str, timeout: float = 120, check: bool = True
+                 ) -> subprocess.CompletedProcess[str]:
         argv = [PODMAN, "--root", str(self.root / "root"), "--runroot", str(self.root / "run"),
                 "--tmpdir", str(self.root / "tmp"), *args]
         return run(argv, env=self.env, timeout=timeout, check=check)
 
-    def reset(self) -> None:
-        """Remove every container and image from the private storage (and unmount its layers)."""
-        self("system", "reset", "--force", check=False, timeout=60)
+    def clean(self) -> None:
+        """Remove every container and image from the private storage, so no layer stays mounted.
+
+        Not `podman system reset`: besides the storage it also removes networks, which live in the host's
+        shared configuration."""
+        self("rm", "--all", "--force", check=False, timeout=60)
+        self("rmi", "--all", "--force", check=False, timeout=60)

@@ -32,6 +32,21 @@ def serve_command() -> Path:
     return script
 
 
+def group_members(pgid: int) -> list[int]:
+    """Live processes of process group `pgid` (zombies left for PID 1 to reap do not count)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":  # fields: state, ppid, pgrp, ...
+            members.append(int(entry.name))
+    return members
+
+
 class RegistryProcess:
     """One server process (plus the workers it forks). Only this process and its own group are ever signalled.
 
@@ -63,8 +78,10 @@ class RegistryProcess:
             raise RuntimeError("the registry is not running")
         return self._process.pid
 
-    def start(self) -> RegistryProcess:
-        """Start the server and wait until GET /v2/ answers 200; raise with the log if it does not."""
+    def start(self, wait_ready: bool = True) -> RegistryProcess:
+        """Start the server and wait until GET /v2/ answers 200; raise with the log if it does not.
+
+        `wait_ready=False` returns at once, for tests about what happens while the server starts."""
         if self._process is not None and self._process.poll() is None:
             raise RuntimeError(f"the registry is already running (pid {self._process.pid})")
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -77,7 +94,8 @@ class RegistryProcess:
             # by the parent's id even when the parent was killed first.
             self._process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL, start_new_session=True)
-        self._wait_ready()
+        if wait_ready:
+            self._wait_ready()
         return self
 
     def _wait_ready(self) -> None:
@@ -128,11 +146,10 @@ class RegistryProcess:
 
     @staticmethod
     def _reap_group(pgid: int) -> None:
-        # Workers are in the group the parent led (start_new_session); they hold the port with SO_REUSEPORT
-        # if the parent was SIGKILLed, so a restart could not bind it.
-        # Orphans that PID 1 never reaps stay signalable as zombies: give up after a second SIGKILL period.
+        # Workers are in the group the parent led (start_new_session); if one outlived the parent it would
+        # hold the port with SO_REUSEPORT and a restart could not bind it. SIGTERM, SIGKILL after 10 s.
         start = time.monotonic()
-        while time.monotonic() - start < 2 * STOP_GRACE:
+        while group_members(pgid) and time.monotonic() - start < 2 * STOP_GRACE:
             signum = signal.SIGTERM if time.monotonic() - start < STOP_GRACE else signal.SIGKILL
             try:
                 os.killpg(pgid, signum)

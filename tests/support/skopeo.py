@@ -13,11 +13,18 @@ def skopeo(*args: str, timeout: float = 120, check: bool = True) -> subprocess.C
     return run(["skopeo", *args], timeout=timeout, check=check)
 
 
-def copy(source: str, dest: str, *options: str) -> subprocess.CompletedProcess[str]:
-    """`skopeo copy`, with TLS verification off on whichever side is a registry."""
+def copy(source: str, dest: str, *options: str, preserve_digests: bool = True
+         ) -> subprocess.CompletedProcess[str]:
+    """`skopeo copy`, with TLS verification off on whichever side is a registry.
+
+    `--preserve-digests` by default: c/image's blob-info cache (/var/lib/containers/cache, shared with podman
+    even under --root) otherwise lets skopeo mount a differently compressed copy of a layer that some earlier
+    push left in the registry, and rewrite the manifest, so the pushed digest would depend on test order.
+    """
     tls = [f"--{side}-tls-verify=false" for side, ref in (("src", source), ("dest", dest))
            if ref.startswith("docker://")]
-    return skopeo("copy", "--quiet", *tls, *options, source, dest)
+    preserve = ["--preserve-digests"] if preserve_digests else []
+    return skopeo("copy", "--quiet", *tls, *preserve, *options, source, dest)
 
 
 def inspect(ref: str, *options: str) -> dict[str, Any]:
