@@ -127,10 +127,11 @@ def start_reference(workdir: Path) -> Server:
     return _spawn("reference", ["docker-registry", "serve", str(config)], port, workdir)
 
 
-def _run(argv: list[str], **kwargs: object) -> None:
-    result = subprocess.run(argv, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
+def _run(argv: list[str], what: str = "", env: dict[str, str] | None = None) -> None:
+    result = subprocess.run(argv, capture_output=True, text=True, env=env)
     if result.returncode != 0:
-        raise BenchError(f"{' '.join(argv)} failed ({result.returncode}):\n{result.stderr.strip()}")
+        what = what or " ".join(argv)
+        raise BenchError(f"{what} failed ({result.returncode}):\n{result.stderr.strip()}")
 
 
 def build_image(cache: Path) -> Path:
@@ -189,7 +190,7 @@ def skopeo_copy(src: str, dest: str, scratch: Path) -> float:
     uploading; a cache private to this one copy keeps every round a full upload.
     """
     argv = ["skopeo", "copy", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false", src, dest]
-    env = dict(os.environ)
+    what, env = f"skopeo copy {src} {dest}", dict(os.environ)
     if os.geteuid() == 0:  # root's cache is /var/lib/containers/cache: hide it in a private mount namespace
         argv = ["unshare", "-m", "--propagation", "private", "sh", "-c",
                 'mkdir -p /var/lib/containers && mount -t tmpfs tmpfs /var/lib/containers && exec "$@"',
@@ -197,7 +198,7 @@ def skopeo_copy(src: str, dest: str, scratch: Path) -> float:
     else:
         env["XDG_DATA_HOME"] = str(scratch)
     start = time.perf_counter()
-    _run(argv, env=env)
+    _run(argv, what, env)
     return time.perf_counter() - start
 
 
@@ -248,12 +249,16 @@ def push_small_image(base: str, repo: str, tag: str, small_blob: bytes) -> tuple
     return "sha256:" + hashlib.sha256(manifest).hexdigest(), blob
 
 
-def check_get(url: str, headers: dict[str, str], digest: str) -> None:
-    """What wrk will hammer answers 200 with the right bytes (wrk itself only counts status >= 400)."""
+def check_get(url: str, headers: dict[str, str], digest: str) -> int:
+    """What wrk will hammer answers 200 with the right bytes (wrk itself only counts status >= 400).
+
+    Returns the body's size, the least every response of a healthy wrk run must carry on average.
+    """
     status, _, body = _request("GET", url, headers=headers)
     got = "sha256:" + hashlib.sha256(body).hexdigest()
     if status != 200 or got != digest:
         raise BenchError(f"GET {url}: status {status}, body digest {got}, expected 200 and {digest}")
+    return len(body)
 
 
 @dataclass(frozen=True)
@@ -262,19 +267,28 @@ class WrkResult:
     requests: int
     bad_status: int  # wrk's "Non-2xx or 3xx responses": responses with status >= 400
     socket_errors: dict[str, int]
+    bytes_read: float  # headers and bodies, as wrk reports it (rounded to its unit)
+    min_body: int
     output: str
 
     @property
+    def short_bodies(self) -> bool:
+        """Fewer bytes than the bodies alone would take: some 2xx came back empty or truncated."""
+        return self.bytes_read < 0.98 * self.requests * self.min_body
+
+    @property
     def failed(self) -> bool:
-        return self.bad_status > 0 or any(self.socket_errors.values())
+        return self.bad_status > 0 or any(self.socket_errors.values()) or self.short_bodies
 
     def problems(self) -> str:
         errs = ", ".join(f"{k} {v}" for k, v in self.socket_errors.items() if v)
         return "; ".join(p for p in (f"{self.bad_status} non-2xx responses" if self.bad_status else "",
-                                     f"socket errors: {errs}" if errs else "") if p)
+                                     f"socket errors: {errs}" if errs else "",
+                                     f"only {self.bytes_read / self.requests:.0f} bytes a response, bodies "
+                                     f"are {self.min_body}" if self.short_bodies else "") if p)
 
 
-def run_wrk(url: str, headers: dict[str, str], seconds: int, connections: int = 64,
+def run_wrk(url: str, headers: dict[str, str], seconds: int, min_body: int = 0, connections: int = 64,
             threads: int = 2) -> WrkResult:
     argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s"]
     for k, v in headers.items():
@@ -282,11 +296,13 @@ def run_wrk(url: str, headers: dict[str, str], seconds: int, connections: int = 
     result = subprocess.run([*argv, url], capture_output=True, text=True)
     out = result.stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    total = re.search(r"(\d+) requests in", out)
-    if result.returncode != 0 or not rps or not total:
+    total = re.search(r"(\d+) requests in [\d.]+\w+, ([\d.]+)([KMGT]?B) read", out)
+    if result.returncode != 0 or not rps or not total or not int(total.group(1)):
         raise BenchError(f"wrk failed ({result.returncode}):\n{out}{result.stderr}")
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    errors = dict(zip(("connect", "read", "write", "timeout"),
-                      (int(n) for n in sock.groups()) if sock else (0, 0, 0, 0)))
-    return WrkResult(float(rps.group(1)), int(total.group(1)), int(bad.group(1)) if bad else 0, errors, out)
+    counts = [int(n) for n in sock.groups()] if sock else [0, 0, 0, 0]
+    errors = dict(zip(("connect", "read", "write", "timeout"), counts, strict=True))
+    read = float(total.group(2)) * 1024 ** "BKMGT".index(total.group(3)[0])
+    return WrkResult(float(rps.group(1)), int(total.group(1)), int(bad.group(1)) if bad else 0, errors, read,
+                     min_body, out)
