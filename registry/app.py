@@ -13,7 +13,7 @@ from aiohttp import web
 from . import errors, keys
 from .api.v2 import setup_v2
 from .db import Database
-from .db.changes import open_change_monitor
+from .db.readpath import open_read_path
 from .services.pulls import PullService
 from .services.uploads import UploadService
 from .settings import Settings
@@ -39,11 +39,11 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     store = open_blob_store(settings.storage_url)
     app[keys.database] = db
     app[keys.blob_store] = store
-    monitor = open_change_monitor(settings.database_url)
+    reads = open_read_path(settings.database_url, db)
     app[keys.uploads] = UploadService(db, store)
-    app[keys.pulls] = PullService(db, store, monitor)
+    app[keys.pulls] = PullService(reads, store)
     yield
-    monitor.close()
+    reads.close()
     await db.close()
 
 

@@ -39,8 +39,10 @@ class AccessLogger(AbstractAccessLogger):
     """method, path, status, bytes sent, duration: as text, or as fields of a JSON line."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, duration: float) -> None:
+        sent = response.body_length
+        if isinstance(response, web.FileResponse) and request.method != "HEAD":
+            sent += response.content_length or 0  # sendfile bypasses the writer that body_length counts
         fields = {"method": request.method, "path": request.path_qs, "status": response.status,
-                  "bytes": response.body_length, "duration_ms": round(duration * 1000, 2),
-                  "remote": request.remote}
-        self.logger.info("%s %s %s %sB %.1fms", request.method, request.path_qs, response.status,
-                         response.body_length, duration * 1000, extra={"fields": fields})
+                  "bytes": sent, "duration_ms": round(duration * 1000, 2), "remote": request.remote}
+        self.logger.info("%s %s %s %sB %.1fms", request.method, request.path_qs, response.status, sent,
+                         duration * 1000, extra={"fields": fields})

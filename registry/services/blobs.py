@@ -2,41 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.database import insert_ignoring_conflicts
-from ..db.models import Blob, Manifest, Repository, RepositoryBlob
+from ..db.models import Blob, Repository, RepositoryBlob
 from ..oci.digest import Digest
 from .repositories import ensure_repository, repository_id_of
 
 
-@dataclass(frozen=True, slots=True)
-class BlobInfo:
-    size: int
-    # Manifests are content-addressed too and can be fetched through the blob endpoint, as with
-    # distribution; their bytes live in the database, not in the blob store.
-    content: bytes | None = None
-
-
-async def _linked_size(session: AsyncSession, repository: str, digest: Digest) -> int | None:
-    return await session.scalar(
-        select(Blob.size)
-        .join(RepositoryBlob, RepositoryBlob.digest == Blob.digest)
-        .join(Repository, Repository.id == RepositoryBlob.repository_id)
-        .where(Repository.name == repository, Blob.digest == str(digest)))
-
-
-async def find_blob(session: AsyncSession, repository: str, digest: Digest) -> BlobInfo | None:
-    size = await _linked_size(session, repository, digest)
-    if size is not None:
-        return BlobInfo(size)
-    content = await session.scalar(
-        select(Manifest.content).join(Repository, Repository.id == Manifest.repository_id)
-        .where(Repository.name == repository, Manifest.digest == str(digest)))
-    return BlobInfo(len(content), content) if content is not None else None
+def linked_blob_query(repository: str, digest: Digest) -> Select[tuple[int]]:
+    """The size of `digest` if `repository` may read it."""
+    return (select(Blob.size)
+            .join(RepositoryBlob, RepositoryBlob.digest == Blob.digest)
+            .join(Repository, Repository.id == RepositoryBlob.repository_id)
+            .where(Repository.name == repository, Blob.digest == str(digest)))
 
 
 async def link_blob(session: AsyncSession, repository: str, digest: Digest, size: int) -> None:
@@ -51,7 +31,7 @@ async def link_blob(session: AsyncSession, repository: str, digest: Digest, size
 
 async def mount_blob(session: AsyncSession, repository: str, source: str, digest: Digest) -> bool:
     """Link a blob `source` can read into `repository`. False when `source` cannot read it."""
-    size = await _linked_size(session, source, digest)
+    size = await session.scalar(linked_blob_query(source, digest))
     if size is None:
         return False
     await link_blob(session, repository, digest, size)

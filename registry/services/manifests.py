@@ -6,7 +6,7 @@ import json
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import errors
@@ -72,18 +72,15 @@ async def resolve_manifest(find: ManifestFinder, reference: Digest | str,
     return found
 
 
-async def lookup_manifest(session: AsyncSession, repository: str,
-                          reference: Digest | str) -> StoredManifest | None:
+def manifest_query(repository: str, reference: Digest | str) -> Select[tuple[str, str, bytes]]:
+    """The digest, media type and bytes of the manifest a tag or digest names in `repository`."""
     query = select(Manifest.digest, Manifest.media_type, Manifest.content)
     if isinstance(reference, Digest):
-        query = query.join(Repository, Repository.id == Manifest.repository_id).where(
+        return query.join(Repository, Repository.id == Manifest.repository_id).where(
             Repository.name == repository, Manifest.digest == str(reference))
-    else:
-        query = (query.join(Tag, Tag.manifest_id == Manifest.id)
-                 .join(Repository, Repository.id == Tag.repository_id)
-                 .where(Repository.name == repository, Tag.name == reference))
-    row = (await session.execute(query)).first()
-    return StoredManifest(*row) if row else None
+    return (query.join(Tag, Tag.manifest_id == Manifest.id)
+            .join(Repository, Repository.id == Tag.repository_id)
+            .where(Repository.name == repository, Tag.name == reference))
 
 
 def _default_platform(index_content: bytes) -> Digest | None:

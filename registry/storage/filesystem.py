@@ -14,6 +14,7 @@ from ..oci.digest import Digest
 from .base import UploadConflict, UploadMissing
 
 READ_CHUNK = 1 << 20
+FLUSH_EVERY = 8 << 20
 
 
 class FilesystemBlobStore:
@@ -50,7 +51,11 @@ class FilesystemBlobStore:
                 raise UploadConflict(upload_id) from None
             yield
         finally:
-            os.close(fd)  # also releases the lock
+            fcntl.flock(fd, fcntl.LOCK_UN)  # the next request of this upload may start right away
+            # When the upload was committed as a blob the store already had, this fd is the scratch
+            # file's last reference: closing it frees the blocks, 15 ms for 70 MB with online discard.
+            # That belongs in a thread, not in the event loop or the client's wait.
+            asyncio.get_running_loop().run_in_executor(None, os.close, fd)
 
     async def append_upload(self, upload_id: str, offset: int, chunks: AsyncIterable[bytes],
                             on_chunk: Callable[[bytes], None]) -> int:
@@ -58,10 +63,13 @@ class FilesystemBlobStore:
             fd = os.open(self._upload_path(upload_id), os.O_WRONLY)
         except FileNotFoundError:
             raise UploadMissing(upload_id) from None
+        flushing: asyncio.Future[None] | None = None
         try:
-            os.ftruncate(fd, offset)
+            # Only when needed: ext4 flushes a file truncated to 0 on close (auto_da_alloc), 15 ms for 70 MB.
+            if os.fstat(fd).st_size != offset:
+                os.ftruncate(fd, offset)
             os.lseek(fd, offset, os.SEEK_SET)
-            size = offset
+            size = unflushed = offset
             # Page-cache writes are a few microseconds: cheaper inline than a thread hop per chunk.
             async for chunk in chunks:
                 on_chunk(chunk)
@@ -69,8 +77,16 @@ class FilesystemBlobStore:
                 while view:
                     view = view[os.write(fd, view):]
                 size += len(chunk)
+                # Flush to disk while the rest arrives, so the fsync that commits the blob finds
+                # little left to write (it measured 35 ms for 70 MB, most of a commit).
+                if size - unflushed >= FLUSH_EVERY and (flushing is None or flushing.done()):
+                    flushing, unflushed = asyncio.get_running_loop().run_in_executor(None, os.fdatasync, fd), size
+            if flushing is not None:
+                await flushing  # a failed flush fails the upload: a later fsync may not report it again
             return size
         finally:
+            if flushing is not None and not flushing.done():
+                await asyncio.wait([flushing])  # the fd must outlive the flush using it
             os.close(fd)
 
     async def read_upload(self, upload_id: str, size: int) -> AsyncIterator[bytes]:
@@ -96,7 +112,8 @@ class FilesystemBlobStore:
             scratch.unlink(missing_ok=True)
             return
         with open(scratch, "r+b") as f:
-            f.truncate(size)
+            if os.fstat(f.fileno()).st_size != size:
+                f.truncate(size)
             os.fsync(f.fileno())
         target.parent.mkdir(parents=True, exist_ok=True)
         os.rename(scratch, target)  # atomic: readers see nothing or the whole blob

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -23,15 +24,24 @@ def _wait_for(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-unty
     return False
 
 
-def test_json_logs_have_one_line_per_request(tmp_path: Path):
+def test_json_logs_have_one_line_per_request_with_the_bytes_sent(tmp_path: Path):
     server = RegistryProcess(tmp_path / "data", tmp_path / "log", workers=1, extra_args=("--log-format", "json"))
+    layer = os.urandom(300_000)  # large enough to go out with sendfile
+    digest = "sha256:" + hashlib.sha256(layer).hexdigest()
+    blob_path = f"/v2/logs/blobs/{digest}"
     with server:
         urllib.request.urlopen(f"{server.url}/v2/", timeout=5).read()
-        assert _wait_for(lambda: '"path": "/v2/"' in server.log_text())
+        push = urllib.request.Request(f"{server.url}/v2/logs/blobs/uploads/?digest={digest}", data=layer,
+                                      method="POST")
+        assert urllib.request.urlopen(push, timeout=5).status == 201
+        assert urllib.request.urlopen(server.url + blob_path, timeout=5).read() == layer
+        assert _wait_for(lambda: blob_path in server.log_text())
     entries = [json.loads(line) for line in server.log_text().splitlines() if line.startswith("{")]
-    access = [e for e in entries if e.get("path") == "/v2/"]
-    assert access and access[0]["method"] == "GET" and access[0]["status"] == 200
-    assert access[0]["bytes"] > 0 and access[0]["duration_ms"] >= 0
+    ping = [e for e in entries if e.get("path") == "/v2/"]
+    assert ping and ping[0]["method"] == "GET" and ping[0]["status"] == 200
+    assert ping[0]["bytes"] > 0 and ping[0]["duration_ms"] >= 0
+    pull = [e for e in entries if e.get("path") == blob_path]
+    assert pull and pull[0]["status"] == 200 and pull[0]["bytes"] > len(layer)
 
 
 def test_a_busy_port_is_a_clear_error(registry: RegistryProcess, tmp_path: Path):
