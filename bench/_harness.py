@@ -114,9 +114,10 @@ def _spawn(name: str, argv: list[str], port: int, workdir: Path) -> Server:
 
 
 def start_berth(workdir: Path) -> Server:
+    # Like the reference, no authentication: the comparison is of the registry itself.
     port = free_port()
     argv = [str(BERTH_BIN), "serve", "--host", "127.0.0.1", "--port", str(port),
-            "--data-dir", str(workdir / "data")]
+            "--data-dir", str(workdir / "data"), "--auth", "none"]
     return _spawn("berth", argv, port, workdir)
 
 

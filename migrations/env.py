@@ -7,7 +7,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from registry.db.models import Base
+from registry.db import Base
 from registry.settings import load_settings
 
 config = context.config

@@ -1,4 +1,4 @@
-"""berth-registry: serve the registry and administer it (migrate, ...)."""
+"""berth-registry: serve the registry and administer it (migrations, users, organizations, teams, tokens)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from . import __version__
+from . import __version__, admin
 from .db.migrate import migrate
 from .logs import setup_logging
 from .settings import Settings, SettingsError, load_settings
@@ -30,24 +30,30 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Serve the OCI Distribution API (migrations are applied first).")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 5000)")
-    serve.add_argument("--auth", choices=["none"], help="authentication mode (default none)")
+    serve.add_argument("--auth", choices=["token", "none"],
+                       help="token: Docker token authentication (default); none: everyone may pull and push")
     serve.add_argument("--workers", type=int, help="worker processes (default: one per core)")
 
     commands.add_parser("migrate", parents=[common], help="apply database migrations",
                         description="Upgrade the database to the newest schema.")
+    admin.add_commands(commands, common)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    flags = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
+    flags = {k: v for k, v in vars(args).items() if k in SETTING_FLAGS}
     try:
         settings = load_settings(flags, config_file=args.config)
     except SettingsError as exc:
         print(f"berth-registry: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings.log_format, settings.log_level)
-    return COMMANDS[args.command](settings)
+    if args.command in COMMANDS:
+        return COMMANDS[args.command](settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.database_url)
+    return admin.run(settings, args)
 
 
 def _serve(settings: Settings) -> int:
@@ -67,6 +73,7 @@ def _migrate(settings: Settings) -> int:
 
 
 COMMANDS = {"serve": _serve, "migrate": _migrate}
+SETTING_FLAGS = ("data_dir", "log_format", "log_level", "host", "port", "auth", "workers")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
@@ -11,15 +10,21 @@ from datetime import timedelta
 from aiohttp import web
 
 from . import errors, keys
+from .api.auth import Gatekeeper
+from .api.hub.token import setup_token
 from .api.v2 import setup_v2
 from .db import Database
 from .db.readpath import open_read_path
+from .services.cache import ReadCache
 from .services.pulls import PullService
+from .services.signing import TokenSigner
 from .services.uploads import UploadService
 from .settings import Settings
 from .storage import open_blob_store
 
 log = logging.getLogger("berth.registry")
+TOKEN_ISSUER = "berth"
+KEY_RELOAD_SECONDS = 60
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -28,8 +33,10 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[error_middleware])
     app[keys.settings] = settings
     app.cleanup_ctx.append(_resources)
-    app.cleanup_ctx.append(_upload_purger)
+    app.cleanup_ctx.append(_periodic_tasks)
     setup_v2(app)
+    if settings.auth == "token":
+        setup_token(app)
     return app
 
 
@@ -41,31 +48,42 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[keys.blob_store] = store
     reads = open_read_path(settings.database_url, db)
     app[keys.uploads] = UploadService(db, store)
-    app[keys.pulls] = PullService(reads, store)
+    app[keys.read_cache] = cache = ReadCache(reads)
+    app[keys.pulls] = PullService(cache, store)
+    if settings.auth == "token":
+        signer = TokenSigner(TOKEN_ISSUER, settings.token_service, settings.token_ttl)
+        app[keys.gatekeeper] = gate = Gatekeeper(settings, db, signer, cache)
+        await gate.reload_keys()
     yield
     reads.close()
     await db.close()
 
 
-async def _upload_purger(app: web.Application) -> AsyncIterator[None]:
-    """Drop upload sessions idle for longer than upload_ttl, on a timer, in every worker."""
+async def _periodic_tasks(app: web.Application) -> AsyncIterator[None]:
+    """Every worker purges idle uploads (upload_ttl) and picks up rotated signing keys."""
     settings = app[keys.settings]
 
-    async def purge_forever() -> None:
-        while True:
-            await asyncio.sleep(settings.upload_purge_interval)
-            try:
-                purged = await app[keys.uploads].purge_idle(timedelta(seconds=settings.upload_ttl))
-                if purged:
-                    log.info("purged %d idle upload(s)", purged)
-            except Exception:
-                log.exception("upload purge failed; will retry")
+    async def purge_uploads() -> None:
+        purged = await app[keys.uploads].purge_idle(timedelta(seconds=settings.upload_ttl))
+        if purged:
+            log.info("purged %d idle upload(s)", purged)
 
-    task = asyncio.create_task(purge_forever())
+    tasks = [asyncio.create_task(_repeat(settings.upload_purge_interval, purge_uploads))]
+    if keys.gatekeeper in app:
+        tasks.append(asyncio.create_task(_repeat(KEY_RELOAD_SECONDS, app[keys.gatekeeper].reload_keys)))
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _repeat(interval: float, job: Callable[[], Awaitable[None]]) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await job()
+        except Exception:
+            log.exception("%s failed; will retry", job.__name__)
 
 
 def error_response(exc: errors.RegistryError) -> web.Response:

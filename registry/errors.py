@@ -93,6 +93,11 @@ class TooManyRequests(RegistryError):
     code, status, message = "TOOMANYREQUESTS", 429, "too many requests"
 
 
-class PaginationInvalid(Unsupported):
-    """A bad `n` or `last` (distribution answers PAGINATION_NUMBER_INVALID; the spec has no code for it)."""
-    status, message = 400, "invalid pagination parameters"
+class InvalidParameter(Unsupported):
+    """A query or form parameter the request cannot carry (the spec has no code of its own for it)."""
+    status, message = 400, "invalid request parameter"
+
+
+class PaginationInvalid(InvalidParameter):
+    """A bad `n` or `last` (distribution answers PAGINATION_NUMBER_INVALID)."""
+    message = "invalid pagination parameters"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .api.auth import Gatekeeper
 from .db import Database
+from .services.cache import ReadCache
 from .services.pulls import PullService
 from .services.uploads import UploadService
 from .settings import Settings
@@ -15,3 +17,5 @@ database = web.AppKey("database", Database)
 blob_store = web.AppKey("blob_store", BlobStore)
 uploads = web.AppKey("uploads", UploadService)
 pulls = web.AppKey("pulls", PullService)
+read_cache = web.AppKey("read_cache", ReadCache)
+gatekeeper = web.AppKey("gatekeeper", Gatekeeper)  # only with --auth token

@@ -33,6 +33,8 @@ def setup_logging(log_format: str, level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Alembic narrates every migration check at INFO; only say something when it has work to do.
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING if level != "debug" else logging.DEBUG)
 
 
 class AccessLogger(AbstractAccessLogger):

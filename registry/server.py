@@ -17,6 +17,7 @@ import time
 from aiohttp import web
 
 from .app import create_app
+from .bootstrap import bootstrap
 from .db.migrate import migrate
 from .logs import AccessLogger
 from .settings import Settings
@@ -31,6 +32,7 @@ PR_SET_PDEATHSIG = 1
 def serve(settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.database_url)
+    bootstrap(settings)
     _check_port_free(settings)
     log.info("berth-registry listening on http://%s:%d with %d worker(s), database %s, storage %s",
              settings.host, settings.port, settings.workers, _redact(settings.database_url),

@@ -23,7 +23,12 @@ class Settings:
     data_dir: Path = Path("berth-data")
     database_url: str = ""  # an SQLAlchemy async URL; default: SQLite in data_dir
     storage_url: str = ""  # file:///path; default: data_dir
-    auth: str = "none"
+    auth: str = "token"
+    public_url: str = ""  # how clients reach us (token realm); default: from the request or X-Forwarded-*
+    token_service: str = "berth"  # the `service` of token requests and the tokens' audience
+    token_ttl: int = 3600  # seconds a registry token lives: long pushes must not fail halfway
+    # The first admin's password; default: random, printed once in the log. Never in a repr.
+    admin_password: str = dataclasses.field(default="", repr=False)
     workers: int = 0  # 0: one per core
     log_format: str = "text"
     log_level: str = "info"
@@ -36,7 +41,7 @@ class Settings:
 
 
 ENV_PREFIX = "BERTH_"
-_CHOICES = {"auth": ("none",), "log_format": ("text", "json"),
+_CHOICES = {"auth": ("token", "none"), "log_format": ("text", "json"),
             "log_level": ("debug", "info", "warning", "error")}
 
 
@@ -97,6 +102,10 @@ def _validate(s: Settings) -> Settings:
         raise SettingsError(f"setting port: {s.port} is out of range")
     if s.workers < 0:
         raise SettingsError("setting workers: must be 0 (one per core) or more")
+    if s.token_ttl < 60:
+        raise SettingsError("setting token_ttl: must be at least 60 seconds")
+    if s.public_url and urlparse(s.public_url).scheme not in ("http", "https"):
+        raise SettingsError(f"setting public_url: {s.public_url!r} is not an http(s) URL")
     if s.upload_ttl <= 0 or s.upload_purge_interval < 0:
         raise SettingsError("settings upload_ttl and upload_purge_interval must be positive")
     data_dir = s.data_dir.expanduser().absolute()
@@ -111,4 +120,5 @@ def _validate(s: Settings) -> Settings:
         storage_url=storage_url,
         workers=s.workers or os.cpu_count() or 1,
         upload_purge_interval=s.upload_purge_interval or min(s.upload_ttl / 4, 3600.0),
+        public_url=s.public_url.rstrip("/"),
     )

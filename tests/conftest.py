@@ -15,7 +15,7 @@ from registry.settings import Settings, load_settings
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return load_settings({"data_dir": tmp_path / "data", "workers": 1}, env={})
+    return load_settings({"data_dir": tmp_path / "data", "workers": 1, "auth": "none"}, env={})
 
 
 @pytest.fixture

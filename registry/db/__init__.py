@@ -1,7 +1,9 @@
 """The metadata database: the single source of truth for repositories, tags, manifests and blob links."""
 
+from . import accounts  # noqa: F401  (registers the account tables on Base.metadata)
+from .base import Base
 from .database import Database
-from .models import Base, Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag, Upload
+from .models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag, Upload
 
 __all__ = ["Base", "Blob", "Database", "Manifest", "ManifestReference", "Repository", "RepositoryBlob",
            "Tag", "Upload"]

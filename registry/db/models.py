@@ -1,43 +1,23 @@
-"""Typed SQLAlchemy models. Digests are stored as text ("sha256:..."); names use byte order everywhere."""
+"""Registry content: repositories, blobs and their links, manifests, tags, uploads.
+
+Digests are stored as text ("sha256:..."); names sort in byte order everywhere."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated
+from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, MetaData, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, false
+from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import DateTime
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-# Tag and repository lists are paginated in lexical (byte) order: SQLite's default; PostgreSQL needs "C".
-def ordered_string(length: int) -> String:
-    return String(length).with_variant(String(length, collation="C"), "postgresql")
-
-
-intpk = Annotated[int, mapped_column(primary_key=True)]
-digest = Annotated[str, mapped_column(String(160))]
-created_at = Annotated[datetime, mapped_column(DateTime(timezone=True), default=utcnow)]
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    })
+from .base import Base, created_at, digest, intpk, ordered_string, utcnow
 
 
 class Repository(Base):
     __tablename__ = "repository"
     id: Mapped[intpk]
     name: Mapped[str] = mapped_column(ordered_string(255), unique=True)
+    is_private: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[created_at]
 
 

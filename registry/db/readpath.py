@@ -1,28 +1,38 @@
-"""The read path of pulls: single-row lookups, and a cheap "did anything change?" for caching them.
+"""The read path of pulls and access checks: queries that must be cheap, and a cheap "did anything change?".
 
-On SQLite both run inline on a private read-only connection: a lookup there takes tens of
-microseconds, while each round trip through the async driver's thread costs hundreds (measured: a
-HEAD that misses went from 3.5 ms to well under 1 ms). WAL readers never wait for writers, so the
-event loop is not held up. `PRAGMA data_version` on that connection changes whenever any other
-connection, in any process, commits. Other databases take the async session path, and report a
-change every time, so nothing read from them is cached.
+On SQLite both run inline on a private read-only connection: a lookup there takes tens of microseconds,
+while each round trip through the async driver's thread costs hundreds (a HEAD that missed went from
+3.5 ms to well under 1 ms). WAL readers never wait for writers, so the event loop is not held up.
+`PRAGMA data_version` on that connection changes whenever any other connection, in any process,
+commits. Other databases read through an async session and report a change every time, so nothing
+read from them is cached.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
-from sqlalchemy import Row, create_engine
+from sqlalchemy import Connection, Result, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import Executable
 
 from .database import Database
 
 
+class Reader(Protocol):
+    """The read-only part of an AsyncSession: what access checks and lookups use."""
+
+    async def execute(self, statement: Executable) -> Result[Any]: ...
+
+    async def scalar(self, statement: Executable) -> Any: ...
+
+
 class ReadPath(Protocol):
-    async def first(self, query: Select[Any]) -> Row[Any] | None:
-        """The first row of a read-only query, as committed data stands now."""
+    def reader(self) -> AbstractAsyncContextManager[Reader]:
+        """A reader of committed data as it stands now."""
 
     def changed(self) -> bool:
         """True if the database may have changed since the previous call. Cheap and synchronous."""
@@ -34,15 +44,25 @@ class SessionReadPath:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def first(self, query: Select[Any]) -> Row[Any] | None:
-        async with self.db.read() as session:
-            return (await session.execute(query)).first()
+    def reader(self) -> AbstractAsyncContextManager[Reader]:
+        return self.db.read()
 
     def changed(self) -> bool:
         return True
 
     def close(self) -> None:
         pass
+
+
+class _InlineReader:
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    async def execute(self, statement: Executable) -> Result[Any]:
+        return self._connection.execute(statement)
+
+    async def scalar(self, statement: Executable) -> Any:
+        return self._connection.execute(statement).scalar()
 
 
 class SqliteReadPath:
@@ -54,9 +74,10 @@ class SqliteReadPath:
         self._sqlite = self._connection.connection.driver_connection
         self._version: int | None = None
 
-    async def first(self, query: Select[Any]) -> Row[Any] | None:
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[Reader]:
         try:
-            return self._connection.execute(query).first()
+            yield _InlineReader(self._connection)
         finally:
             self._connection.rollback()  # end the read transaction: the next read sees newer commits
 

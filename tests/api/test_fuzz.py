@@ -92,7 +92,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 async def _run(data: Path, sequence: list) -> None:  # type: ignore[type-arg]
-    settings = load_settings({"data_dir": data, "workers": 1}, env={})
+    settings = load_settings({"data_dir": data, "workers": 1, "auth": "none"}, env={})
     async with TestClient(TestServer(create_app(settings))) as client:
         # A real upload in progress, so that upload URLs sometimes name one that exists.
         started = await client.post("/v2/fuzz/blobs/uploads/")

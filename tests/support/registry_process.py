@@ -55,11 +55,12 @@ class RegistryProcess:
     """
 
     def __init__(self, data_dir: Path, log_path: Path, *, workers: int = 2, port: int | None = None,
-                 extra_args: tuple[str, ...] = ()) -> None:
+                 auth: str = "none", extra_args: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
         self.log_path = log_path
         self.workers = workers
         self.port = port or free_port()
+        self.auth = auth  # "none" for the client tests; the auth tests ask for "token"
         self.extra_args = extra_args
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -86,7 +87,8 @@ class RegistryProcess:
             raise RuntimeError(f"the registry is already running (pid {self._process.pid})")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         argv = [str(serve_command()), "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                "--data-dir", str(self.data_dir), "--workers", str(self.workers), *self.extra_args]
+                "--data-dir", str(self.data_dir), "--workers", str(self.workers), "--auth", self.auth,
+                *self.extra_args]
         with self.log_path.open("ab") as log:
             log.write(f"=== {' '.join(argv)}\n".encode())
             log.flush()

@@ -10,7 +10,7 @@ from registry.settings import SettingsError, load_settings
 def test_defaults_are_the_embedded_fast_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     s = load_settings({}, env={})
-    assert (s.host, s.port, s.auth) == ("127.0.0.1", 5000, "none")
+    assert (s.host, s.port, s.auth, s.token_ttl) == ("127.0.0.1", 5000, "token", 3600)
     assert s.data_dir == tmp_path / "berth-data"
     assert s.database_url == f"sqlite+aiosqlite:///{tmp_path / 'berth-data' / 'registry.db'}"
     assert s.storage_url == (tmp_path / "berth-data").as_uri()

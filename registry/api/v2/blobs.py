@@ -5,12 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from ... import errors, keys
+from ...services import audit
 from ...services.blobs import unlink_blob
+from .access import actor, require
 from .params import digest_param, repository_name
 
 
 async def get_blob(request: web.Request) -> web.StreamResponse:
     name = repository_name(request)
+    await require(request, name, "pull")
     digest = digest_param(request.match_info["digest"])
     pulls = request.app[keys.pulls]
     blob = await pulls.blob(name, digest)
@@ -34,8 +37,10 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
 
 async def delete_blob(request: web.Request) -> web.Response:
     name = repository_name(request)
+    await require(request, name, "delete")
     digest = digest_param(request.match_info["digest"])
     async with request.app[keys.database].write() as session:
         if not await unlink_blob(session, name, digest):
             raise errors.BlobUnknown(detail={"digest": str(digest)})
+        audit.record(session, actor(request), "delete", f"{name}@{digest}", request.remote or "")
     return web.Response(status=202)

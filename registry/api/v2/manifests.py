@@ -9,7 +9,8 @@ from aiohttp import web
 from ... import errors, keys
 from ...oci import mediatypes as mt
 from ...oci.manifest import MAX_MANIFEST_BYTES
-from ...services import manifests
+from ...services import audit, manifests
+from .access import actor, require
 from .params import MAX_PAGE, digest_param, manifest_url, next_link, page, read_limited, repository_name
 
 
@@ -21,6 +22,7 @@ def _accepted_types(request: web.Request) -> set[str]:
 
 async def get_manifest(request: web.Request) -> web.Response:
     name = repository_name(request)
+    await require(request, name, "pull")
     reference = manifests.parse_reference(request.match_info["reference"])
     found = await request.app[keys.pulls].manifest(name, reference, _accepted_types(request))
     return web.Response(body=found.content, headers={
@@ -29,12 +31,15 @@ async def get_manifest(request: web.Request) -> web.Response:
 
 async def put_manifest(request: web.Request) -> web.Response:
     name = repository_name(request)
+    await require(request, name, "push")
     reference = manifests.parse_reference(request.match_info["reference"], bad_tag=errors.ManifestInvalid)
     body = await read_limited(request, MAX_MANIFEST_BYTES, errors.ManifestTooLarge)
     extra_tags = request.query.getall("tag", [])
     async with request.app[keys.database].write() as session:
         pushed = await manifests.put_manifest(session, name, reference, body,
                                               request.headers.get("Content-Type"), extra_tags)
+        audit.record(session, actor(request), "push", f"{name}@{pushed.digest}", request.remote or "",
+                     tags=list(pushed.tags))
     response = web.Response(status=201, headers={"Location": manifest_url(name, pushed.digest),
                                                  "Docker-Content-Digest": str(pushed.digest)})
     if pushed.subject:
@@ -46,14 +51,18 @@ async def put_manifest(request: web.Request) -> web.Response:
 
 async def delete_manifest(request: web.Request) -> web.Response:
     name = repository_name(request)
+    await require(request, name, "delete")
     reference = manifests.parse_reference(request.match_info["reference"])
     async with request.app[keys.database].write() as session:
         await manifests.delete_manifest(session, name, reference)
+        audit.record(session, actor(request), "delete", f"{name}:{reference}" if isinstance(reference, str)
+                     else f"{name}@{reference}", request.remote or "")
     return web.Response(status=202)
 
 
 async def list_tags(request: web.Request) -> web.Response:
     name = repository_name(request)
+    await require(request, name, "pull")
     n, last = page(request)
     limit = MAX_PAGE if n is None else n
     async with request.app[keys.database].read() as session:
@@ -68,6 +77,7 @@ async def list_tags(request: web.Request) -> web.Response:
 
 async def list_referrers(request: web.Request) -> web.Response:
     name = repository_name(request)
+    await require(request, name, "pull")
     subject = digest_param(request.match_info["digest"])
     artifact_type = request.query.get("artifactType")
     async with request.app[keys.database].read() as session:

@@ -9,6 +9,7 @@ from ...oci.digest import Digest, InvalidDigest
 from ...oci.reference import is_valid_name
 from ...services.blobs import mount_blob
 from ...services.uploads import UploadState
+from .access import may, require
 from .params import blob_url, body_chunks, content_range, digest_param, repository_name, upload_id_param, upload_url
 
 
@@ -24,6 +25,7 @@ def _created(name: str, digest: Digest) -> web.Response:
 
 async def start_upload(request: web.Request) -> web.Response:
     name = repository_name(request)
+    await require(request, name, "push")
     query = request.query
     uploads = request.app[keys.uploads]
     if "mount" in query:
@@ -45,20 +47,22 @@ async def _mount(request: web.Request, name: str, digest_text: str, source: str)
         digest = Digest.parse(digest_text)
     except InvalidDigest:
         return None
-    if not is_valid_name(source):
-        return None
+    if not is_valid_name(source) or not await may(request, source, "pull"):
+        return None  # a source the caller may not read is one we know nothing about
     async with request.app[keys.database].write() as session:
         return digest if await mount_blob(session, name, source, digest) else None
 
 
 async def upload_status(request: web.Request) -> web.Response:
     name = repository_name(request)
+    await require(request, name, "push")
     state = await request.app[keys.uploads].status(name, upload_id_param(request))
     return web.Response(status=204, headers=_upload_headers(state))
 
 
 async def append_chunk(request: web.Request) -> web.Response:
     name, upload_id = repository_name(request), upload_id_param(request)
+    await require(request, name, "push")
     uploads = request.app[keys.uploads]
     try:
         start, length = content_range(request)
@@ -70,6 +74,7 @@ async def append_chunk(request: web.Request) -> web.Response:
 
 async def finish_upload(request: web.Request) -> web.Response:
     name, upload_id = repository_name(request), upload_id_param(request)
+    await require(request, name, "push")
     digest = digest_param(request.query.get("digest"))
     uploads = request.app[keys.uploads]
     try:
@@ -91,5 +96,6 @@ async def _with_upload_state(request: web.Request, name: str, upload_id: str,
 
 async def cancel_upload(request: web.Request) -> web.Response:
     name = repository_name(request)
+    await require(request, name, "push")
     await request.app[keys.uploads].cancel(name, upload_id_param(request))
     return web.Response(status=204)

@@ -1,0 +1,68 @@
+"""Answers derived from the database, kept in memory until anyone commits anything.
+
+Every lookup first asks the ReadPath whether anything was committed since the last one; if so the cache
+is emptied. An answer computed while a change landed is dropped instead of cached (the generation moved
+on), so a cached answer is never older than the last commit this worker observed, and every commit is
+observed before the next lookup is answered: callers read their own writes, in any worker.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, TypeVar
+
+from ..db.readpath import Reader, ReadPath
+
+T = TypeVar("T")
+
+
+class Lru:
+    """Least-recently-used entries within a byte budget."""
+
+    def __init__(self, budget: int) -> None:
+        self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._budget, self._used = budget, 0
+
+    def get(self, key: Hashable) -> Any:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        self._entries.move_to_end(key)
+        return entry[0]
+
+    def put(self, key: Hashable, value: Any, size: int) -> None:
+        if size > self._budget // 8:
+            return
+        old = self._entries.pop(key, None)
+        self._used += size - (old[1] if old else 0)
+        self._entries[key] = (value, size)
+        while self._used > self._budget:
+            _, (_, evicted) = self._entries.popitem(last=False)
+            self._used -= evicted
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._used = 0
+
+
+class ReadCache:
+    def __init__(self, reads: ReadPath, budget: int = 64 * 1024 * 1024) -> None:
+        self.reads = reads
+        self._entries = Lru(budget)
+        self._generation = 0
+
+    async def lookup(self, key: Hashable, compute: Callable[[Reader], Awaitable[T]],
+                     size: Callable[[T], int] = lambda _: 200) -> T:
+        """The cached answer for `key`, else `compute`'s (cached unless None or the database changed)."""
+        if self.reads.changed():
+            self._entries.clear()
+            self._generation += 1
+        generation = self._generation
+        found = self._entries.get(key)
+        if found is None:
+            async with self.reads.reader() as reader:
+                found = await compute(reader)
+            if found is not None and generation == self._generation:
+                self._entries.put(key, found, size(found))
+        return found
