@@ -13,9 +13,10 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from passlib.context import CryptContext
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.accounts import AccessToken, Namespace, Robot, User
@@ -76,32 +77,35 @@ async def revoke_token(session: AsyncSession, user_id: int, token_id: int) -> bo
     return result.rowcount > 0
 
 
-async def authenticate(session: AsyncSession, username: str, secret: str) -> Principal | None:
+class _Account(NamedTuple):
+    id: int
+    name: str
+    is_admin: bool
+    password_hash: str
+
+
+async def authenticate(session: Reader, username: str, secret: str) -> Principal | None:
     """The principal Basic credentials prove, or None: a password, a personal access token (used as the
     password, as with Docker Hub), or a robot's secret for "<org>+<robot>"."""
     if "+" in username:
         return await _robot(session, username, secret)
-    row = await _user(session, username)
+    account = await _account(session, Namespace.name == username)
     if secret.startswith(_PREFIXES[PERSONAL]):
-        return await _token_holder(session, row, secret, PERSONAL) if row else None
-    if row is None:
+        return await _token_holder(session, account, secret, PERSONAL) if account else None
+    if account is None:
         await verify_password(secret, _DUMMY_HASH)
         return None
-    user, name = row
-    if not await verify_password(secret, user.password_hash):
+    if not await verify_password(secret, account.password_hash):
         return None
-    return Principal(name=name, user_id=user.id, is_admin=user.is_admin)
+    return Principal(name=account.name, user_id=account.id, is_admin=account.is_admin)
 
 
-async def authenticate_refresh(session: AsyncSession, refresh_token: str) -> Principal | None:
+async def authenticate_refresh(session: Reader, refresh_token: str) -> Principal | None:
     """The principal an offline login's refresh token stands for (OAuth2 grant_type=refresh_token)."""
     user_id = await session.scalar(select(AccessToken.user_id).where(
         AccessToken.token_hash == secret_hash(refresh_token), AccessToken.kind == REFRESH))
-    if user_id is None:
-        return None
-    row = (await session.execute(select(User, Namespace.name).join(Namespace, Namespace.id == User.id)
-                                 .where(User.id == user_id))).first()
-    return await _token_holder(session, (row[0], row[1]), refresh_token, REFRESH) if row else None
+    account = await _account(session, User.id == user_id) if user_id is not None else None
+    return await _token_holder(session, account, refresh_token, REFRESH) if account else None
 
 
 async def principal_named(session: Reader, name: str) -> Principal:
@@ -111,26 +115,27 @@ async def principal_named(session: Reader, name: str) -> Principal:
         robot_id = await session.scalar(select(Robot.id).join(Namespace, Namespace.id == Robot.organization_id)
                                         .where(Namespace.name == organization, Robot.name == robot))
         return Principal(name=name, robot_id=robot_id, robot_organization=organization) if robot_id else ANONYMOUS
-    row = await _user(session, name) if name else None
-    return Principal(name=name, user_id=row[0].id, is_admin=row[0].is_admin) if row else ANONYMOUS
+    account = await _account(session, Namespace.name == name) if name else None
+    return Principal(name=name, user_id=account.id, is_admin=account.is_admin) if account else ANONYMOUS
 
 
-async def _user(session: Reader, username: str) -> tuple[User, str] | None:
-    row = (await session.execute(select(User, Namespace.name).join(Namespace, Namespace.id == User.id)
-                                 .where(Namespace.name == username))).first()
-    return (row[0], row[1]) if row else None
+async def _account(session: Reader, condition: ColumnElement[bool]) -> _Account | None:
+    row = (await session.execute(select(User.id, Namespace.name, User.is_admin, User.password_hash)
+                                 .join(Namespace, Namespace.id == User.id).where(condition))).first()
+    return _Account(*row) if row else None
 
 
-async def _token_holder(session: AsyncSession, row: tuple[User, str], secret: str, kind: str) -> Principal | None:
-    user, name = row
-    token = await session.scalar(select(AccessToken).where(
-        AccessToken.token_hash == secret_hash(secret), AccessToken.user_id == user.id, AccessToken.kind == kind))
-    if token is None or (token.expires_at is not None and as_utc(token.expires_at) <= utcnow()):
+async def _token_holder(session: Reader, account: _Account, secret: str, kind: str) -> Principal | None:
+    row = (await session.execute(select(AccessToken.scope, AccessToken.expires_at).where(
+        AccessToken.token_hash == secret_hash(secret), AccessToken.user_id == account.id,
+        AccessToken.kind == kind))).first()
+    if row is None or (row.expires_at is not None and as_utc(row.expires_at) <= utcnow()):
         return None
-    return Principal(name=name, user_id=user.id, is_admin=user.is_admin, max_level=TOKEN_SCOPES[token.scope])
+    return Principal(name=account.name, user_id=account.id, is_admin=account.is_admin,
+                     max_level=TOKEN_SCOPES[row.scope])
 
 
-async def _robot(session: AsyncSession, username: str, secret: str) -> Principal | None:
+async def _robot(session: Reader, username: str, secret: str) -> Principal | None:
     organization, _, name = username.partition("+")
     row = (await session.execute(select(Robot.id, Robot.secret_hash).join(
         Namespace, Namespace.id == Robot.organization_id).where(Namespace.name == organization,
