@@ -6,6 +6,7 @@ client does.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -16,12 +17,14 @@ import socket
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 BERTH_BIN = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "berth-registry"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+ADMIN = ("admin", "bench-admin-password")  # the administrator of the --auth token server
 IMAGE_TAG = "1"
 LAYER_BYTES = 70_000_000  # three layers of this much /dev/urandom: a 210 MB image
 
@@ -81,6 +84,9 @@ class Server:
                 with urllib.request.urlopen(self.base + "/v2/", timeout=2) as r:
                     if r.status == 200:
                         return
+            except urllib.error.HTTPError as e:
+                if e.code == 401:  # up, and asking for a token
+                    return
             except (OSError, urllib.error.URLError):
                 pass
             time.sleep(0.1)
@@ -105,20 +111,30 @@ class Server:
         return "\n".join(text[-lines:])
 
 
-def _spawn(name: str, argv: list[str], port: int, workdir: Path) -> Server:
+def _spawn(name: str, argv: list[str], port: int, workdir: Path, env: dict[str, str] | None = None) -> Server:
     log_path = workdir / f"{name}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+                                start_new_session=True, env={**os.environ, **(env or {})})
     return Server(name, port, log_path, proc)
 
 
-def start_berth(workdir: Path) -> Server:
-    # Like the reference, no authentication: the comparison is of the registry itself.
+def start_berth(workdir: Path, name: str = "berth", auth: str = "none") -> Server:
+    # Like the reference, no authentication by default: the comparison is of the registry itself.
     port = free_port()
     argv = [str(BERTH_BIN), "serve", "--host", "127.0.0.1", "--port", str(port),
-            "--data-dir", str(workdir / "data"), "--auth", "none"]
-    return _spawn("berth", argv, port, workdir)
+            "--data-dir", str(workdir / "data"), "--auth", auth]
+    return _spawn(name, argv, port, workdir, {"BERTH_ADMIN_PASSWORD": ADMIN[1]})
+
+
+def bearer_token(base: str, scope: str, credentials: tuple[str, str]) -> dict[str, str]:
+    """An Authorization header with a registry token from berth's token server."""
+    basic = base64.b64encode(":".join(credentials).encode()).decode()
+    status, _, body = _request("GET", f"{base}/token?service=berth&scope={urllib.parse.quote(scope)}",
+                               headers={"Authorization": f"Basic {basic}"})
+    if status != 200:
+        raise BenchError(f"GET /token from {base}: {status} {body[:300]!r}")
+    return {"Authorization": "Bearer " + json.loads(body)["token"]}
 
 
 def start_reference(workdir: Path) -> Server:
@@ -214,28 +230,29 @@ def _request(method: str, url: str, body: bytes = b"", headers: dict[str, str] |
         return e.code, dict(e.headers), e.read()
 
 
-def push_blob(base: str, repo: str, data: bytes) -> str:
+def push_blob(base: str, repo: str, data: bytes, auth: dict[str, str] | None = None) -> str:
     """Monolithic upload (POST, then PUT ?digest= with the body); returns the digest."""
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    status, headers, body = _request("POST", f"{base}/v2/{repo}/blobs/uploads/")
+    status, headers, body = _request("POST", f"{base}/v2/{repo}/blobs/uploads/", headers=auth)
     if status != 202:
         raise BenchError(f"POST upload to {base}: {status} {body[:300]!r}")
     location = headers["Location"]
     location = location if location.startswith("http") else base + location
     sep = "&" if "?" in location else "?"
     status, _, body = _request("PUT", f"{location}{sep}digest={digest}", data,
-                               {"Content-Type": "application/octet-stream"})
+                               {"Content-Type": "application/octet-stream", **(auth or {})})
     if status != 201:
         raise BenchError(f"PUT blob to {base}: {status} {body[:300]!r}")
     return digest
 
 
-def push_small_image(base: str, repo: str, tag: str, small_blob: bytes) -> tuple[str, str]:
+def push_small_image(base: str, repo: str, tag: str, small_blob: bytes,
+                     auth: dict[str, str] | None = None) -> tuple[str, str]:
     """An OCI image whose one layer is small_blob; returns (manifest digest, blob digest)."""
-    blob = push_blob(base, repo, small_blob)
+    blob = push_blob(base, repo, small_blob, auth)
     config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
                          "rootfs": {"type": "layers", "diff_ids": [blob]}}).encode()
-    config_digest = push_blob(base, repo, config)
+    config_digest = push_blob(base, repo, config, auth)
     manifest = json.dumps({
         "schemaVersion": 2, "mediaType": OCI_MANIFEST,
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest,
@@ -244,7 +261,7 @@ def push_small_image(base: str, repo: str, tag: str, small_blob: bytes) -> tuple
                     "size": len(small_blob)}],
     }).encode()
     status, _, body = _request("PUT", f"{base}/v2/{repo}/manifests/{tag}", manifest,
-                               {"Content-Type": OCI_MANIFEST})
+                               {"Content-Type": OCI_MANIFEST, **(auth or {})})
     if status != 201:
         raise BenchError(f"PUT manifest to {base}: {status} {body[:300]!r}")
     return "sha256:" + hashlib.sha256(manifest).hexdigest(), blob

@@ -28,9 +28,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import (  # noqa: E402
+    ADMIN,
     OCI_MANIFEST,
     BenchError,
     Server,
+    bearer_token,
     build_image,
     check_get,
     push_small_image,
@@ -42,32 +44,38 @@ from _harness import (  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 NAMES = ("berth", "reference")
+TOKEN = "berth-token"  # berth again, with --auth token: what auth costs
 ERROR_LINES = r"ERROR|Traceback|level=error|\" 5\d\d | 5\d\d \d+B"
 
 
 @dataclass
 class Metric:
-    """One measured quantity: samples per registry, and the goal its berth/reference ratio must meet."""
+    """One measured quantity: samples per server, and the goal the subject/baseline ratio must meet
+    (berth/reference, or for the cost of auth, berth with --auth token / berth with --auth none)."""
 
     label: str
     unit: str
     higher_is_better: bool
     goal: float
-    samples: dict[str, dict[int, float]] = field(default_factory=lambda: {n: {} for n in NAMES})  # by round
+    pair: tuple[str, str] = NAMES  # (subject, baseline)
+    samples: dict[str, dict[int, float]] = field(default_factory=dict)  # server -> round -> value
     failures: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.samples = {n: {} for n in self.pair}
 
     def median(self, name: str) -> float | None:
         values = list(self.samples[name].values())
         return statistics.median(values) if values else None
 
     def ratio(self) -> float | None:
-        b, r = self.median("berth"), self.median("reference")
+        b, r = self.median(self.pair[0]), self.median(self.pair[1])
         return b / r if b is not None and r else None
 
     def paired_ratio(self) -> float | None:
         """Median of the rounds' own ratios: the two runs of a round are seconds apart, so this shrugs
         off load that drifts between rounds better than the ratio of medians (the figure the goal uses)."""
-        b, r = self.samples["berth"], self.samples["reference"]
+        b, r = self.samples[self.pair[0]], self.samples[self.pair[1]]
         ratios = [b[n] / r[n] for n in b.keys() & r.keys() if r[n]]
         return statistics.median(ratios) if ratios else None
 
@@ -154,35 +162,47 @@ def wrk_step(server: Server, target: GetTarget, seconds: int) -> Callable[[], fl
 
 
 def wrk_round(servers: dict[str, Server], targets: dict[str, tuple[GetTarget, GetTarget]], seconds: int,
-              round_no: int, metrics: tuple[Metric, Metric]) -> None:
+              round_no: int, metrics: tuple[Metric, Metric], auth: Metric) -> None:
     for kind, metric in enumerate(metrics):
         for name in _order(round_no):
             _attempt(metric, servers[name], wrk_step(servers[name], targets[name][kind], seconds), round_no)
+    # The cost of auth: manifest GETs with a Bearer token against the same run on --auth none.
+    baseline = metrics[0].samples["berth"].get(round_no)
+    if baseline is not None:
+        auth.samples["berth"][round_no] = baseline
+        _attempt(auth, servers[TOKEN], wrk_step(servers[TOKEN], targets[TOKEN][0], seconds), round_no)
 
 
 def prepare_small_image(servers: dict[str, Server]) -> dict[str, tuple[GetTarget, GetTarget]]:
-    """Push the same tiny image to both and check both serve it; returns name -> (manifest, blob) GETs."""
+    """Push the same tiny image to each and check each serves it; returns name -> (manifest, blob) GETs.
+    The token-auth server gets the admin's push token, and its GETs carry a pull-only Bearer token."""
     small_blob = os.urandom(1024)
     targets = {}
     for name, s in servers.items():
-        manifest_digest, blob_digest = push_small_image(s.base, "bench/small", "latest", small_blob)
-        manifest, accept = "/v2/bench/small/manifests/latest", {"Accept": OCI_MANIFEST}
+        auth = bearer_token(s.base, "repository:bench/small:pull,push", ADMIN) if name == TOKEN else {}
+        manifest_digest, blob_digest = push_small_image(s.base, "bench/small", "latest", small_blob, auth)
+        if name == TOKEN:
+            auth = bearer_token(s.base, "repository:bench/small:pull", ADMIN)
+        manifest, accept = "/v2/bench/small/manifests/latest", {"Accept": OCI_MANIFEST, **auth}
         blob = f"/v2/bench/small/blobs/{blob_digest}"
         targets[name] = (GetTarget(manifest, accept, check_get(s.base + manifest, accept, manifest_digest)),
-                         GetTarget(blob, {}, check_get(s.base + blob, {}, blob_digest)))
+                         GetTarget(blob, auth, check_get(s.base + blob, auth, blob_digest)))
     return targets
 
 
 def summary(metrics: list[Metric], rounds: int, wrk_seconds: int) -> str:
-    lines = [f"| {rounds} rounds, medians | berth | reference | berth/reference | per-round ratio | goal "
-             "| result |", "|---|---:|---:|---:|---:|---|---|"]
-    for m in metrics:
-        ratio, paired = m.ratio(), m.paired_ratio()
-        lines.append(f"| {m.label} ({m.unit}) | {_fmt(m.median('berth'), m.unit)} | "
-                     f"{_fmt(m.median('reference'), m.unit)} | {'-' if ratio is None else f'{ratio:.2f}'} | "
-                     f"{'-' if paired is None else f'{paired:.2f}'} | "
-                     f"{m.goal_text()} | {m.status()} |")
-    lines.append(f"\nskopeo push/pull: 210 MB image, 3 layers of ~70 MB /dev/urandom; "
+    lines = []
+    for pair in dict.fromkeys(m.pair for m in metrics):
+        subject, baseline = pair
+        lines += [f"| {rounds} rounds, medians | {subject} | {baseline} | {subject}/{baseline} | per-round ratio "
+                  "| goal | result |", "|---|---:|---:|---:|---:|---|---|"]
+        for m in (m for m in metrics if m.pair == pair):
+            ratio, paired = m.ratio(), m.paired_ratio()
+            lines.append(f"| {m.label} ({m.unit}) | {_fmt(m.median(subject), m.unit)} | "
+                         f"{_fmt(m.median(baseline), m.unit)} | {'-' if ratio is None else f'{ratio:.2f}'} | "
+                         f"{'-' if paired is None else f'{paired:.2f}'} | {m.goal_text()} | {m.status()} |")
+        lines.append("")
+    lines.append(f"skopeo push/pull: 210 MB image, 3 layers of ~70 MB /dev/urandom; "
                  f"wrk: 64 connections, 2 threads, {wrk_seconds} s per run; {os.cpu_count()} cores, "
                  f"load average {_loadavg()} at the end; berth {_berth_revision()}.")
     return "\n".join(lines)
@@ -195,12 +215,15 @@ def run(rounds: int, wrk_seconds: int) -> list[Metric]:
     metrics = [Metric("skopeo push 210 MB", "s", False, 1.0),
                Metric("skopeo pull 210 MB", "s", False, 1.0),
                Metric("manifest GET", "req/s", True, 1.5),
-               Metric("small-blob GET (1 KB)", "req/s", True, 1.5)]
+               Metric("small-blob GET (1 KB)", "req/s", True, 1.5),
+               Metric("manifest GET", "req/s", True, 0.8, pair=(TOKEN, "berth"))]
     with ExitStack() as stack:
         dirs = {n: Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"bench-{n}-")))
-                for n in (*NAMES, "scratch")}
+                for n in (*NAMES, TOKEN, "scratch")}
         servers: dict[str, Server] = {}
-        for name, start in (("berth", start_berth), ("reference", start_reference)):
+        starters = (("berth", start_berth), ("reference", start_reference),
+                    (TOKEN, partial(start_berth, name=TOKEN, auth="token")))
+        for name, start in starters:
             servers[name] = s = start(dirs[name])
             stack.callback(shutil.copyfile, s.log_path, OUT / f"{name}.log")  # runs after stop: kept logs
             stack.callback(s.stop)
@@ -211,7 +234,7 @@ def run(rounds: int, wrk_seconds: int) -> list[Metric]:
         for r in range(rounds):
             print(f"round {r + 1}/{rounds} (load average {_loadavg()})", flush=True)
             skopeo_round(servers, layout, dirs["scratch"], r, metrics[0], metrics[1])
-            wrk_round(servers, targets, wrk_seconds, r, (metrics[2], metrics[3]))
+            wrk_round(servers, targets, wrk_seconds, r, (metrics[2], metrics[3]), metrics[4])
     return metrics
 
 

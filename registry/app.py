@@ -11,6 +11,7 @@ from aiohttp import web
 
 from . import errors, keys
 from .api.auth import Gatekeeper
+from .api.hub.api import setup_api
 from .api.hub.token import setup_token
 from .api.v2 import setup_v2
 from .db import Database
@@ -37,6 +38,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_v2(app)
     if settings.auth == "token":
         setup_token(app)
+        setup_api(app)
     return app
 
 

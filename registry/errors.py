@@ -101,3 +101,32 @@ class InvalidParameter(Unsupported):
 class PaginationInvalid(InvalidParameter):
     """A bad `n` or `last` (distribution answers PAGINATION_NUMBER_INVALID)."""
     message = "invalid pagination parameters"
+
+
+class ApiError(RegistryError):
+    """An error of the JSON API under /api/v1: the same body, with HTTP-flavoured codes of its own."""
+    code, status, message = "BAD_REQUEST", 400, "bad request"
+
+
+class Forbidden(ApiError):
+    code, status, message = "FORBIDDEN", 403, "you may not do this"
+
+
+class NotFound(ApiError):
+    code, status, message = "NOT_FOUND", 404, "not found"
+
+
+class MethodNotAllowed(ApiError):
+    code, status, message = "METHOD_NOT_ALLOWED", 405, "method not allowed"
+
+
+class Conflict(ApiError):
+    code, status, message = "CONFLICT", 409, "conflicts with what exists"
+
+
+class PayloadTooLarge(ApiError):
+    code, status, message = "PAYLOAD_TOO_LARGE", 413, "the request body is too large"
+
+
+class UnsupportedMediaType(ApiError):
+    code, status, message = "UNSUPPORTED_MEDIA_TYPE", 415, "send the request body as application/json"

@@ -14,6 +14,7 @@ import base64
 import binascii
 import hashlib
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -25,7 +26,7 @@ from ..services import audit, logins
 from ..services.access import ANONYMOUS, Principal, actions_for, repository_level
 from ..services.cache import ReadCache
 from ..services.credentials import authenticate, principal_named
-from ..services.signing import InvalidToken, TokenSigner
+from ..services.signing import LEEWAY, InvalidToken, TokenSigner
 from ..settings import Settings
 
 BASIC_CACHE_SECONDS = 60  # a changed password or revoked token stops working on /v2 within a minute
@@ -43,6 +44,13 @@ class Identity:
 NOBODY = Identity(ANONYMOUS, authenticated=False)
 
 
+@dataclass(frozen=True, slots=True)
+class _VerifiedToken:
+    subject: str
+    access: dict[tuple[str, str], frozenset[str]]
+    expires: float
+
+
 @dataclass
 class Gatekeeper:
     settings: Settings
@@ -51,6 +59,7 @@ class Gatekeeper:
     cache: ReadCache
     login_limits: logins.LoginLimits = field(default_factory=logins.LoginLimits)
     _basic: dict[str, tuple[Principal, float]] = field(default_factory=dict)
+    _tokens: OrderedDict[str, _VerifiedToken] = field(default_factory=OrderedDict)
 
     # -- challenges ---------------------------------------------------------------------------------
 
@@ -92,6 +101,17 @@ class Gatekeeper:
         raise self.challenge(request, error="invalid_request", message="unsupported authorization scheme")
 
     async def _bearer(self, request: web.Request, token: str) -> Identity:
+        # Verified tokens are remembered until they expire: a pull's many requests verify one signature.
+        verified = self._tokens.get(token)
+        if verified is None or verified.expires <= time.time():
+            verified = self._tokens[token] = await self._verify(request, token)
+            if len(self._tokens) > 10_000:
+                self._tokens.popitem(last=False)
+        principal = await self.cache.lookup(("principal", verified.subject),
+                                            lambda reader: principal_named(reader, verified.subject))
+        return Identity(principal, verified.access)
+
+    async def _verify(self, request: web.Request, token: str) -> _VerifiedToken:
         try:
             if not self.signer.knows(self.signer.unverified_kid(token)):
                 await self.reload_keys()  # signed by a key another worker made or rotated in
@@ -103,9 +123,7 @@ class Gatekeeper:
             if isinstance(entry, dict) and isinstance(entry.get("actions"), list):
                 key = (str(entry.get("type")), str(entry.get("name")))
                 access[key] = access.get(key, frozenset()) | frozenset(map(str, entry["actions"]))
-        principal = await self.cache.lookup(("principal", claims["sub"]),
-                                            lambda reader: principal_named(reader, claims["sub"]))
-        return Identity(principal, access)
+        return _VerifiedToken(str(claims["sub"]), access, claims["exp"] + LEEWAY)
 
     async def reload_keys(self) -> None:
         async with self.db.read() as session:

@@ -212,3 +212,92 @@ async def set_default_visibility(session: AsyncSession, namespace: str, private:
                                    .values(default_private=private))
     if result.rowcount == 0:
         raise NotFound(f"no user or organization {namespace!r}")
+
+
+# -- Lookups for the JSON API (registry/api/hub): who may manage what, and what an organization holds.
+
+OWNER, MEMBER = "owner", "member"
+
+
+@dataclass(frozen=True, slots=True)
+class TeamInfo:
+    name: str
+    permission: str | None  # on the whole organization
+    members: tuple[str, ...]
+    repositories: dict[str, str]  # repository -> permission
+
+
+@dataclass(frozen=True, slots=True)
+class RobotInfo:
+    name: str
+    username: str  # what it logs in as: "<organization>+<name>"
+    repositories: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizationInfo:
+    name: str
+    teams: tuple[TeamInfo, ...]
+    robots: tuple[RobotInfo, ...]
+
+
+async def namespace_kind(session: AsyncSession, name: str) -> str | None:
+    """USER or ORGANIZATION when a namespace is called `name` (the two share one set of names), else None."""
+    return await session.scalar(select(Namespace.kind).where(Namespace.name == name))
+
+
+async def organization_role(session: AsyncSession, organization: str, user_id: int) -> str | None:
+    """OWNER if the user is in the organization's owners team, MEMBER if in another of its teams, else
+    None (also when there is no such organization)."""
+    teams = set(await session.scalars(
+        select(Team.name).join(TeamMember, TeamMember.team_id == Team.id)
+        .join(Namespace, Namespace.id == Team.organization_id)
+        .where(Namespace.name == organization, Namespace.kind == ORGANIZATION, TeamMember.user_id == user_id)))
+    return OWNER if OWNERS_TEAM in teams else MEMBER if teams else None
+
+
+async def team_exists(session: AsyncSession, organization: str, team: str) -> bool:
+    try:
+        await _team_id(session, organization, team)
+    except NotFound:
+        return False
+    return True
+
+
+async def robot_exists(session: AsyncSession, organization: str, name: str) -> bool:
+    return await session.scalar(select(Robot.id).join(Namespace, Namespace.id == Robot.organization_id)
+                                .where(Namespace.name == organization, Robot.name == name)) is not None
+
+
+async def describe_organization(session: AsyncSession, organization: str) -> OrganizationInfo:
+    """The organization's teams (members, permissions) and robots (permissions), by name."""
+    org_id = await _organization_id(session, organization)
+    teams = dict((await session.execute(select(Team.id, Team.name).where(Team.organization_id == org_id)
+                                        .order_by(Team.name))).all())
+    members: dict[int, list[str]] = {team_id: [] for team_id in teams}
+    for team_id, user in await session.execute(
+            select(TeamMember.team_id, Namespace.name).join(Namespace, Namespace.id == TeamMember.user_id)
+            .where(TeamMember.team_id.in_(teams)).order_by(Namespace.name)):
+        members[team_id].append(user)
+    whole: dict[int, str] = {}
+    granted: dict[int, dict[str, str]] = {team_id: {} for team_id in teams}
+    for team_id, permission, repository in await session.execute(
+            select(TeamPermission.team_id, TeamPermission.permission, Repository.name)
+            .outerjoin(Repository, Repository.id == TeamPermission.repository_id)
+            .where(TeamPermission.team_id.in_(teams)).order_by(Repository.name)):
+        if repository is None:
+            whole[team_id] = permission
+        else:
+            granted[team_id][repository] = permission
+    robots = dict((await session.execute(select(Robot.id, Robot.name).where(Robot.organization_id == org_id)
+                                         .order_by(Robot.name))).all())
+    robot_grants: dict[int, dict[str, str]] = {robot_id: {} for robot_id in robots}
+    for robot_id, permission, repository in await session.execute(
+            select(RobotPermission.robot_id, RobotPermission.permission, Repository.name)
+            .join(Repository, Repository.id == RobotPermission.repository_id)
+            .where(RobotPermission.robot_id.in_(robots)).order_by(Repository.name)):
+        robot_grants[robot_id][repository] = permission
+    return OrganizationInfo(
+        organization,
+        tuple(TeamInfo(name, whole.get(tid), tuple(members[tid]), granted[tid]) for tid, name in teams.items()),
+        tuple(RobotInfo(name, f"{organization}+{name}", robot_grants[rid]) for rid, name in robots.items()))

@@ -1,20 +1,25 @@
 """Answers derived from the database, kept in memory until anyone commits anything.
 
-Every lookup first asks the ReadPath whether anything was committed since the last one; if so the cache
-is emptied. An answer computed while a change landed is dropped instead of cached (the generation moved
-on), so a cached answer is never older than the last commit this worker observed, and every commit is
-observed before the next lookup is answered: callers read their own writes, in any worker.
+The first lookup of each request (each asyncio task) asks the ReadPath whether anything was committed
+since it last asked; if so the cache is emptied. An answer computed while a change landed is dropped
+instead of cached (the generation moved on), so a cached answer is never older than the last commit this
+worker observed, and every commit made before a request began is observed before that request reads:
+callers read their own writes, in any worker.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from ..db.readpath import Reader, ReadPath
 
 T = TypeVar("T")
+# Which cache the current task has checked for changes. Every request runs in a task of its own, which
+# starts from the loop's empty context, so each request checks once.
+_checked: ContextVar[ReadCache | None] = ContextVar("berth_read_cache_checked", default=None)
 
 
 class Lru:
@@ -55,9 +60,11 @@ class ReadCache:
     async def lookup(self, key: Hashable, compute: Callable[[Reader], Awaitable[T]],
                      size: Callable[[T], int] = lambda _: 200) -> T:
         """The cached answer for `key`, else `compute`'s (cached unless None or the database changed)."""
-        if self.reads.changed():
-            self._entries.clear()
-            self._generation += 1
+        if _checked.get() is not self:  # once per request: a request does several lookups
+            _checked.set(self)
+            if self.reads.changed():
+                self._entries.clear()
+                self._generation += 1
         generation = self._generation
         found = self._entries.get(key)
         if found is None:

@@ -143,3 +143,44 @@ async def _robot(session: Reader, username: str, secret: str) -> Principal | Non
     if row is None or not hmac.compare_digest(row[1], secret_hash(secret)):
         return None
     return Principal(name=username, robot_id=row[0], robot_organization=organization)
+
+
+# -- For the JSON API (registry/api/hub): Bearer personal access tokens, token listings, re-checking a password.
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """A personal access token as its owner may see it again: everything but the secret."""
+    id: int
+    scope: str
+    label: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+
+async def authenticate_personal_token(session: Reader, secret: str) -> Principal | None:
+    """The principal a personal access token proves on its own (`Authorization: Bearer`, no username),
+    capped by its scope; None when it is unknown, revoked or expired."""
+    if not secret.startswith(_PREFIXES[PERSONAL]):
+        return None
+    user_id = await session.scalar(select(AccessToken.user_id).where(
+        AccessToken.token_hash == secret_hash(secret), AccessToken.kind == PERSONAL))
+    account = await _account(session, User.id == user_id) if user_id is not None else None
+    return await _token_holder(session, account, secret, PERSONAL) if account else None
+
+
+async def personal_tokens(session: AsyncSession, user_id: int, token_id: int | None = None) -> list[TokenInfo]:
+    """The user's personal access tokens, oldest first (or just the one with `token_id`)."""
+    query = select(AccessToken).where(AccessToken.user_id == user_id, AccessToken.kind == PERSONAL)
+    if token_id is not None:
+        query = query.where(AccessToken.id == token_id)
+    return [TokenInfo(t.id, t.scope, t.label, as_utc(t.created_at),
+                      as_utc(t.expires_at) if t.expires_at else None,
+                      as_utc(t.last_used_at) if t.last_used_at else None)
+            for t in await session.scalars(query.order_by(AccessToken.id))]
+
+
+async def password_matches(session: Reader, user_id: int, password: str) -> bool:
+    """Whether `password` is the user's password (an access token never counts as one)."""
+    account = await _account(session, User.id == user_id)
+    return account is not None and await verify_password(password, account.password_hash)

@@ -1,8 +1,7 @@
 """Registry tokens (Docker token authentication spec): ES256 JWTs signed by keys kept in the database.
 
 The newest unretired key signs; every key verifies, so tokens signed before a rotation stay valid until
-they expire. A verified token's claims are remembered until it expires, so checking the same token on
-every request of a pull costs a dictionary lookup, not a signature verification.
+they expire.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ import base64
 import hashlib
 import time
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,7 +70,6 @@ class TokenSigner:
         self.issuer, self.service, self.ttl = issuer, service, ttl
         self._private: dict[str, ec.EllipticCurvePrivateKey] = {}
         self._signing_kid: str | None = None
-        self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     async def load(self, session: AsyncSession) -> None:
         rows = (await session.execute(select(SigningKey).order_by(SigningKey.created_at))).scalars().all()
@@ -104,11 +101,6 @@ class TokenSigner:
 
     def verify(self, token: str) -> dict[str, Any]:
         """The claims of a token this registry signed for this service and that is valid now."""
-        claims = self._verified.get(token)
-        if claims is not None:
-            if claims["exp"] + LEEWAY > time.time():
-                return claims
-            del self._verified[token]
         key = self._private.get(self.unverified_kid(token))
         if key is None:
             raise InvalidToken("unknown signing key")
@@ -120,7 +112,4 @@ class TokenSigner:
             raise InvalidToken(str(exc)) from None
         if not isinstance(claims.get("access"), list):
             raise InvalidToken("the token has no access claim")
-        self._verified[token] = claims
-        while len(self._verified) > 10_000:
-            self._verified.popitem(last=False)
         return claims

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ... import keys
+from ...services.access import READ
 from ..auth import IDENTITY, Identity
 
 
@@ -18,6 +19,13 @@ async def require(request: web.Request, repository: str, action: str) -> None:
 async def may(request: web.Request, repository: str, action: str) -> bool:
     gate = request.app.get(keys.gatekeeper)
     return gate is None or action in await gate.allowed(request, repository)
+
+
+async def listable(request: web.Request, repository: str) -> bool:
+    """Whether listings (catalog, search) may show `repository` to the caller: by its rights, not by the
+    repositories its token names (a catalog token names none)."""
+    gate = request.app.get(keys.gatekeeper)
+    return gate is None or await gate.level((await gate.identify(request)).principal, repository) >= READ
 
 
 async def require_login(request: web.Request, scope: str = "") -> Identity | None:

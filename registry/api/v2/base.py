@@ -6,7 +6,7 @@ from aiohttp import web
 
 from ... import keys
 from ...services.repositories import list_repositories
-from .access import may, require_login
+from .access import listable, require_login
 from .params import MAX_PAGE, next_link, page
 
 CATALOG_SCOPE = "registry:catalog:*"
@@ -32,7 +32,7 @@ async def catalog(request: web.Request) -> web.Response:
     async with request.app[keys.database].read() as session:
         while limit and len(names) <= limit:
             batch = await list_repositories(session, max(limit, 100) + 1, last)
-            names += [name for name in batch if await may(request, name, "pull")]
+            names += [name for name in batch if await listable(request, name)]
             if not batch or len(batch) <= max(limit, 100):
                 break
             last = batch[-1]

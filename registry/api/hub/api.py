@@ -1,0 +1,67 @@
+"""The JSON API for accounts under /api/v1 (the web UI and the `berth` CLI use it): a sub-app of its own.
+
+Every answer is JSON; errors have the registry's one shape (`{"errors": [{"code", "message", "detail"}]}`,
+rendered by app.py's middleware). The services' refusals are mapped onto the API's errors here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from sqlalchemy.exc import IntegrityError
+
+from ... import errors
+from ...services import accounts as account_service
+from . import accounts, audit_log, organizations, repositories
+
+PREFIX = "/api/v1"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def setup_api(app: web.Application) -> None:
+    """Mount the JSON API (token authentication only: it needs the Gatekeeper's logins)."""
+    api = web.Application(middlewares=[api_boundary])
+    user, org = "/users/{name}", "/orgs/{org}"
+    api.router.add_routes([
+        web.get("/user", accounts.whoami),
+        web.get("/users", accounts.list_users),
+        web.post("/users", accounts.create_user),
+        web.get(user, accounts.get_user, name="user"),
+        web.delete(user, accounts.delete_user),
+        web.put(user + "/password", accounts.change_password),
+        web.post(user + "/tokens", accounts.create_token),
+        web.get(user + "/tokens", accounts.list_tokens),
+        web.delete(user + r"/tokens/{id:[0-9]{1,18}}", accounts.revoke_token),
+        web.post("/orgs", organizations.create_organization),
+        web.get(org, organizations.get_organization, name="organization"),
+        web.post(org + "/teams", organizations.create_team),
+        web.put(org + "/teams/{team}/members/{user}", organizations.add_team_member),
+        web.delete(org + "/teams/{team}/members/{user}", organizations.remove_team_member),
+        web.put(org + "/teams/{team}/permissions", organizations.grant_team),
+        web.post(org + "/robots", organizations.create_robot),
+        web.put(org + "/robots/{name}/permissions", organizations.grant_robot),
+        web.patch("/repositories/{namespace}/{name:.+}", repositories.change_visibility),
+        web.put("/namespaces/{namespace}/visibility", repositories.change_default_visibility),
+        web.get("/audit", audit_log.list_events),
+    ])
+    app.add_subapp(PREFIX, api)
+
+
+@web.middleware
+async def api_boundary(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Services say what went wrong in their words; the API answers in its codes. Unknown routes and
+    methods answer JSON too."""
+    try:
+        return await handler(request)
+    except account_service.NotFound as exc:
+        raise errors.NotFound(str(exc)) from None
+    except account_service.AccountError as exc:
+        raise errors.ApiError(str(exc)) from None
+    except IntegrityError:  # a concurrent request took the name between our check and our insert
+        raise errors.Conflict("a concurrent change conflicts with this one; try again") from None
+    except web.HTTPMethodNotAllowed as exc:
+        raise errors.MethodNotAllowed(f"{request.method} is not supported here",
+                                      headers={"Allow": ",".join(sorted(exc.allowed_methods))}) from None
+    except web.HTTPNotFound:
+        raise errors.NotFound("no such endpoint") from None
