@@ -1,7 +1,7 @@
 """Users, organizations, teams, robots and repository visibility (Docker Hub's account model).
 
-Functions raise AccountError with a one-line reason for anything a caller got wrong (a taken name,
-an unknown user); the CLI prints it, the JSON API answers 4xx with it.
+Functions raise AccountError (services/errors.py) with a one-line reason for anything a caller got wrong
+(a taken name, an unknown user); the CLI prints it, the JSON API answers 4xx with it.
 """
 
 from __future__ import annotations
@@ -12,24 +12,17 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..db.accounts import Namespace, Robot, RobotPermission, Team, TeamMember, TeamPermission, User
+from ..db.accounts import AccessToken, Namespace, Robot, RobotPermission, Team, TeamMember, TeamPermission, User
 from ..db.models import Repository
 from .access import LEVELS, OFFICIAL_NAMESPACE, OWNERS_TEAM, namespace_of
-from .credentials import hash_password, new_secret, secret_hash
+from .credentials import REFRESH, hash_password, new_secret, secret_hash
+from .errors import AccountError, NotFound
 from .repositories import ensure_repository
 
 ACCOUNT_NAME = re.compile(r"[a-z0-9]{4,30}")  # Docker Hub's rule for users and organizations
 TEAM_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}")
 RESERVED = frozenset({OFFICIAL_NAMESPACE})
 USER, ORGANIZATION = "user", "organization"
-
-
-class AccountError(ValueError):
-    """A request about accounts that cannot be done; the message says why in one line."""
-
-
-class NotFound(AccountError):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +84,8 @@ async def set_password(session: AsyncSession, name: str, password: str) -> None:
         raise AccountError("the password must have at least 8 characters")
     user = await get_user(session, name)
     await session.execute(update(User).where(User.id == user.id).values(password_hash=hash_password(password)))
+    # Sessions logged in with the old password end (docker's identity tokens); access tokens stay.
+    await session.execute(delete(AccessToken).where(AccessToken.user_id == user.id, AccessToken.kind == REFRESH))
 
 
 async def delete_user(session: AsyncSession, name: str) -> None:

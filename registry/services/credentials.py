@@ -23,6 +23,7 @@ from ..db.accounts import AccessToken, Namespace, Robot, User
 from ..db.base import as_utc, utcnow
 from ..db.readpath import Reader
 from .access import ADMIN, ANONYMOUS, READ, WRITE, Principal
+from .errors import AccountError
 
 # argon2id at OWASP's minimum (19 MiB, 2 passes): about 20 ms here. pbkdf2_sha256 verifies old hashes.
 PASSWORDS = CryptContext(schemes=["argon2", "pbkdf2_sha256"], deprecated="auto",
@@ -40,6 +41,11 @@ class IssuedToken:
     secret: str  # shown once
     scope: str
     expires_at: datetime | None
+
+
+def scope_of(level: int) -> str:
+    """The token scope that caps a principal at `level`."""
+    return next(scope for scope, cap in TOKEN_SCOPES.items() if cap == level)
 
 
 def hash_password(password: str) -> str:
@@ -61,7 +67,9 @@ def secret_hash(secret: str) -> str:
 async def issue_token(session: AsyncSession, user_id: int, scope: str, *, kind: str = PERSONAL,
                       expires_days: int | None = None, label: str = "") -> IssuedToken:
     if scope not in TOKEN_SCOPES:
-        raise ValueError(f"unknown token scope {scope!r} (use {', '.join(TOKEN_SCOPES)})")
+        raise AccountError(f"unknown token scope {scope!r} (use {', '.join(TOKEN_SCOPES)})")
+    if expires_days is not None and not 1 <= expires_days <= 3650:
+        raise AccountError("a token expires after 1 to 3650 days")
     secret = new_secret(kind)
     expires_at = utcnow() + timedelta(days=expires_days) if expires_days else None
     token = AccessToken(user_id=user_id, kind=kind, label=label, token_hash=secret_hash(secret), scope=scope,

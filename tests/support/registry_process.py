@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -55,13 +56,15 @@ class RegistryProcess:
     """
 
     def __init__(self, data_dir: Path, log_path: Path, *, workers: int = 2, port: int | None = None,
-                 auth: str = "none", extra_args: tuple[str, ...] = ()) -> None:
+                 auth: str = "none", extra_args: tuple[str, ...] = (),
+                 env: Mapping[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.log_path = log_path
         self.workers = workers
         self.port = port or free_port()
         self.auth = auth  # "none" for the client tests; the auth tests ask for "token"
         self.extra_args = extra_args
+        self.env = env  # the server's whole environment (as Popen's env); None: this process's
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -95,7 +98,8 @@ class RegistryProcess:
             # Its own session: the workers it forks share its process group, which `stop` can reach
             # by the parent's id even when the parent was killed first.
             self._process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL, start_new_session=True)
+                                             stdin=subprocess.DEVNULL, start_new_session=True,
+                                             env=None if self.env is None else dict(self.env))
         if wait_ready:
             self._wait_ready()
         return self
@@ -116,9 +120,12 @@ class RegistryProcess:
                            f"log:\n{self.log_tail()}")
 
     def ping(self) -> bool:
+        """Ready: GET /v2/ answers 200, or with token auth a 401 with a Bearer challenge."""
         try:
             with urllib.request.urlopen(f"{self.url}/v2/", timeout=2) as response:
                 return bool(response.status == 200)
+        except urllib.error.HTTPError as exc:
+            return exc.code == 401 and exc.headers.get("WWW-Authenticate", "").startswith("Bearer ")
         except (urllib.error.URLError, OSError):
             return False
 

@@ -16,7 +16,7 @@ from ... import errors, keys
 from ...oci.reference import is_valid_name
 from ...services import audit
 from ...services.access import ANONYMOUS, Principal, actions_for
-from ...services.credentials import REFRESH, authenticate_refresh, issue_token
+from ...services.credentials import REFRESH, authenticate_refresh, issue_token, scope_of
 from ..auth import Gatekeeper, parse_basic
 
 MAX_SCOPES = 32
@@ -66,7 +66,8 @@ async def _answer(request: web.Request, principal: Principal, scopes: list[Scope
                             "expires_in": issued.expires_in, "issued_at": issued.issued_at}
     async with request.app[keys.database].write() as session:
         if offline and principal.user_id is not None:
-            body["refresh_token"] = (await issue_token(session, principal.user_id, "read-write-delete",
+            # No more than the login had: a read-only access token must not turn into a read-write session.
+            body["refresh_token"] = (await issue_token(session, principal.user_id, scope_of(principal.max_level),
                                                        kind=REFRESH, label="offline login")).secret
         audit.record(session, principal.name, "token_issued", address=request.remote or "",
                      access=[f"{a['type']}:{a['name']}:{','.join(a['actions'])}" for a in access])
