@@ -25,11 +25,12 @@ from ..db.readpath import Reader
 from ..services import audit, logins
 from ..services.access import ANONYMOUS, Principal, actions_for, repository_level
 from ..services.cache import ReadCache
-from ..services.credentials import authenticate, principal_named
+from ..services.credentials import authenticate, credential_fingerprint, mark_token_used, principal_named
 from ..services.signing import LEEWAY, InvalidToken, TokenSigner
 from ..settings import Settings
 
-BASIC_CACHE_SECONDS = 60  # a changed password or revoked token stops working on /v2 within a minute
+# Basic credentials come with every request of some clients: the slow password check runs once in a while.
+REMEMBER_LOGIN_SECONDS = 600
 IDENTITY = web.RequestKey("identity", object)
 
 
@@ -42,6 +43,13 @@ class Identity:
 
 
 NOBODY = Identity(ANONYMOUS, authenticated=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _RememberedLogin:
+    principal: Principal
+    fingerprint: str
+    until: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +66,7 @@ class Gatekeeper:
     signer: TokenSigner
     cache: ReadCache
     login_limits: logins.LoginLimits = field(default_factory=logins.LoginLimits)
-    _basic: dict[str, tuple[Principal, float]] = field(default_factory=dict)
+    _logins: dict[str, _RememberedLogin] = field(default_factory=dict)
     _tokens: OrderedDict[str, _VerifiedToken] = field(default_factory=OrderedDict)
 
     # -- challenges ---------------------------------------------------------------------------------
@@ -130,11 +138,13 @@ class Gatekeeper:
             await self.signer.load(session)
 
     async def login(self, request: web.Request, username: str, secret: str) -> Principal:
-        """Check Basic credentials: rate-limited, audited, and remembered for a minute when good."""
+        """Check Basic credentials: rate-limited and audited. A good login is remembered for a while, as
+        long as the password, token or robot secret it used stays as it was (checked on every use)."""
         key = hashlib.sha256(f"{username}\0{secret}".encode()).hexdigest()
-        cached = self._basic.get(key)
-        if cached and cached[1] > time.monotonic():
-            return cached[0]
+        remembered = self._logins.get(key)
+        if remembered and remembered.until > time.monotonic() \
+                and await self._fingerprint(key, username, secret) == remembered.fingerprint:
+            return remembered.principal
         address = request.remote or ""
         async with self.db.read() as session:
             wait = await logins.retry_after(session, self.login_limits, username, address)
@@ -148,14 +158,21 @@ class Gatekeeper:
                 audit.record(session, username[:100], "login_failed", address=address)
             else:
                 await logins.record_success(session, username)
+                await mark_token_used(session, secret)
                 audit.record(session, principal.name, "login", address=address)
         if principal is None:
             raise errors.Unauthorized("incorrect username or password",
                                       headers={"WWW-Authenticate": f'Basic realm="{self.settings.token_service}"'})
-        self._basic[key] = (principal, time.monotonic() + BASIC_CACHE_SECONDS)
-        if len(self._basic) > 10_000:
-            self._basic.clear()
+        fingerprint = await self._fingerprint(key, username, secret)
+        if fingerprint is not None:
+            if len(self._logins) > 10_000:
+                self._logins.clear()
+            self._logins[key] = _RememberedLogin(principal, fingerprint, time.monotonic() + REMEMBER_LOGIN_SECONDS)
         return principal
+
+    async def _fingerprint(self, key: str, username: str, secret: str) -> str | None:
+        return await self.cache.lookup(("credential", key),
+                                       lambda reader: credential_fingerprint(reader, username, secret))
 
     # -- authorizing ---------------------------------------------------------------------------------
 

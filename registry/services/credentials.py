@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from passlib.context import CryptContext
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.accounts import AccessToken, Namespace, Robot, User
@@ -192,3 +192,21 @@ async def password_matches(session: Reader, user_id: int, password: str) -> bool
     """Whether `password` is the user's password (an access token never counts as one)."""
     account = await _account(session, User.id == user_id)
     return account is not None and await verify_password(password, account.password_hash)
+
+
+async def credential_fingerprint(session: Reader, username: str, secret: str) -> str | None:
+    """What a remembered login rests on: the user's password hash, or the hash of the access token or
+    robot secret while it is still valid. When it changes or goes, the remembered login is void."""
+    if "+" in username or secret.startswith(_PREFIXES[PERSONAL]):
+        principal = await (_robot(session, username, secret) if "+" in username
+                           else authenticate_personal_token(session, secret))
+        return secret_hash(secret) if principal and principal.name == username else None
+    account = await _account(session, Namespace.name == username)
+    return account.password_hash if account else None
+
+
+async def mark_token_used(session: AsyncSession, secret: str) -> None:
+    """Note when an access token last logged in (as often as logins are checked, not on every request)."""
+    if secret.startswith(_PREFIXES[PERSONAL]):
+        await session.execute(update(AccessToken).where(AccessToken.token_hash == secret_hash(secret))
+                              .values(last_used_at=utcnow()))

@@ -30,3 +30,20 @@ async def test_challenge_then_token_then_pull(registry, admin_session):
     anonymous = await token_for(registry, "repository:alice/app:pull")
     tags = await registry.get("/v2/alice/app/tags/list", headers=bearer(anonymous["token"]))
     assert tags.status == 200 and (await tags.json())["tags"] == ["v1"]
+
+
+async def test_a_remembered_login_ends_with_its_password_or_token(registry, admin_session):
+    from registry.services import credentials
+
+    from .conftest import basic
+
+    user = await admin_session(lambda s: accounts.create_user(s, "carol", "carol-password"))
+    token = await admin_session(lambda s: credentials.issue_token(s, user.id, "read"))
+    for secret in ("carol-password", token.secret):
+        assert (await registry.get("/v2/", headers=basic("carol", secret))).status == 200
+    await admin_session(lambda s: accounts.set_password(s, "carol", "new-password"))
+    assert (await registry.get("/v2/", headers=basic("carol", "carol-password"))).status == 401
+    assert (await registry.get("/v2/", headers=basic("carol", "new-password"))).status == 200
+    assert (await registry.get("/v2/", headers=basic("carol", token.secret))).status == 200
+    await admin_session(lambda s: credentials.revoke_token(s, user.id, token.id))
+    assert (await registry.get("/v2/", headers=basic("carol", token.secret))).status == 401

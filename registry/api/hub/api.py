@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from ... import errors
-from ...services import accounts as account_service
+from ...services.errors import AccountError, NotFound
 from . import accounts, audit_log, organizations, repositories
 
 PREFIX = "/api/v1"
@@ -54,9 +54,9 @@ async def api_boundary(request: web.Request, handler: Handler) -> web.StreamResp
     methods answer JSON too."""
     try:
         return await handler(request)
-    except account_service.NotFound as exc:
+    except NotFound as exc:
         raise errors.NotFound(str(exc)) from None
-    except account_service.AccountError as exc:
+    except AccountError as exc:
         raise errors.ApiError(str(exc)) from None
     except IntegrityError:  # a concurrent request took the name between our check and our insert
         raise errors.Conflict("a concurrent change conflicts with this one; try again") from None

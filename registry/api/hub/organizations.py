@@ -90,9 +90,8 @@ async def remove_team_member(request: web.Request) -> web.Response:
     async with database(request).write() as session:
         await require_organization(session, caller, organization)
         if team == OWNERS_TEAM:  # an organization nobody owns could be managed by site administrators only
-            owners = next(t for t in (await accounts.describe_organization(session, organization)).teams
-                          if t.name == OWNERS_TEAM)
-            if owners.members == (user,):
+            teams = (await accounts.describe_organization(session, organization)).teams
+            if any(t.name == OWNERS_TEAM and t.members == (user,) for t in teams):
                 raise errors.Conflict(f"{user!r} is the last owner of {organization!r}")
         await accounts.remove_team_member(session, organization, team, user)
         caller.record(session, "team_member_removed", f"{organization}/{team}", user=user)
