@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from ..settings import Settings
 # Basic credentials come with every request of some clients: the slow password check runs once in a while.
 REMEMBER_LOGIN_SECONDS = 600
 IDENTITY = web.RequestKey("identity", object)
+BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="berth"'}
+_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](?::[0-9]{1,5})?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +77,11 @@ class Gatekeeper:
     def realm(self, request: web.Request) -> str:
         if self.settings.public_url:
             return self.settings.public_url + "/token"
-        proto = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
-        host = request.headers.get("X-Forwarded-Host", request.host).split(",")[0].strip()
+        proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        host = request.headers.get("X-Forwarded-Host", "").split(",")[0].strip()
+        # Forwarded values end up inside a quoted header parameter: only plain ones are taken.
+        proto = proto if proto in ("http", "https") else request.scheme
+        host = host if _HOST.fullmatch(host) else request.host
         return f"{proto}://{host}/token"
 
     def challenge(self, request: web.Request, scope: str = "", error: str = "",
@@ -161,8 +167,7 @@ class Gatekeeper:
                 await mark_token_used(session, secret)
                 audit.record(session, principal.name, "login", address=address)
         if principal is None:
-            raise errors.Unauthorized("incorrect username or password",
-                                      headers={"WWW-Authenticate": f'Basic realm="{self.settings.token_service}"'})
+            raise errors.Unauthorized("incorrect username or password", headers=BASIC_CHALLENGE)
         fingerprint = await self._fingerprint(key, username, secret)
         if fingerprint is not None:
             if len(self._logins) > 10_000:
@@ -208,9 +213,9 @@ def parse_basic(credentials: str) -> tuple[str, str]:
     try:
         decoded = base64.b64decode(credentials.strip(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
-        raise errors.Unauthorized("malformed Basic credentials") from None
+        raise errors.Unauthorized("malformed Basic credentials", headers=BASIC_CHALLENGE) from None
     username, sep, secret = decoded.partition(":")
     if not sep or not username:
-        raise errors.Unauthorized("malformed Basic credentials")
+        raise errors.Unauthorized("malformed Basic credentials", headers=BASIC_CHALLENGE)
     return username, secret
 

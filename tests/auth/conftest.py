@@ -58,3 +58,52 @@ def admin_session(registry: TestClient) -> Callable[[Callable[..., Awaitable[Any
         async with registry.app[keys.database].write() as session:
             return await fn(session)
     return run
+
+
+# -- acting as someone on the v2 API --------------------------------------------------------------------
+
+class AsCaller:
+    """`registry` with `headers` added to every request: the client tests/api/oci.py's push helpers take."""
+
+    def __init__(self, client: TestClient, headers: dict[str, str]) -> None:
+        self.client, self.headers = client, headers
+
+    def _send(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        kwargs["headers"] = {**kwargs.get("headers", {}), **self.headers}
+        return getattr(self.client, method)(*args, **kwargs)
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        return self._send("get", *args, **kwargs)
+
+    def head(self, *args: Any, **kwargs: Any) -> Any:
+        return self._send("head", *args, **kwargs)
+
+    def post(self, *args: Any, **kwargs: Any) -> Any:
+        return self._send("post", *args, **kwargs)
+
+    def put(self, *args: Any, **kwargs: Any) -> Any:
+        return self._send("put", *args, **kwargs)
+
+    def patch(self, *args: Any, **kwargs: Any) -> Any:
+        return self._send("patch", *args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        return self._send("delete", *args, **kwargs)
+
+
+async def as_caller(client: TestClient, *scopes: str, credentials: tuple[str, str] | None = None) -> AsCaller:
+    """A client carrying a registry token for `scopes`, got as `credentials` (anonymously when None)."""
+    answer = await token_for(client, *scopes, credentials=credentials)
+    return AsCaller(client, bearer(answer["token"]))
+
+
+def challenge_of(response: Any) -> dict[str, str]:
+    """The parameters of a `WWW-Authenticate: Bearer k="v",...` challenge (asserting it is Bearer)."""
+    value = response.headers["WWW-Authenticate"]
+    scheme, _, rest = value.partition(" ")
+    assert scheme == "Bearer", value
+    params = {}
+    for part in rest.split('",'):
+        key, _, quoted = part.partition('="')
+        params[key] = quoted.rstrip('"')
+    return params

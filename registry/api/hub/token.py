@@ -79,9 +79,9 @@ async def get_token(request: web.Request) -> web.Response:
     query = request.query
     _check_service(gate, query.get("service"))
     principal = ANONYMOUS
-    header = request.headers.get("Authorization", "")
-    if header[:6].lower() == "basic ":
-        principal = await gate.login(request, *parse_basic(header[6:]))
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "basic":
+        principal = await gate.login(request, *parse_basic(credentials))
     offline = query.get("offline_token", "").lower() == "true"
     return await _answer(request, principal, parse_scopes(query.getall("scope", [])), offline)
 
