@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.accounts import TokenRegistry
 from tests.support.docker_engine import DockerEngine
 from tests.support.images import ImageCache, OciImage
 from tests.support.podman import Podman
@@ -109,3 +110,18 @@ def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Podman]:
     client = Podman(tmp_path_factory.mktemp("podman"))
     yield client
     client.clean()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[TokenRegistry]:
+    """A server with --auth token for one test module (its accounts stay within the module)."""
+    registry = TokenRegistry(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]))
+    registry.start()
+    yield registry
+    registry.stop()
+
+
+@pytest.fixture(scope="module")
+def alice(server: TokenRegistry) -> str:
+    """A user of the module's token server; returns her password."""
+    return server.create_user("alice")

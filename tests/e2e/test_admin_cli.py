@@ -8,7 +8,6 @@ import hashlib
 import json
 import re
 import subprocess
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -97,14 +96,6 @@ def test_help_of_every_command(helps: dict[tuple[str, ...], subprocess.Completed
 
 
 # -- with a running server ----------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenRegistry]:
-    registry = TokenRegistry(tmp_path_factory.mktemp("admin-cli-server"))
-    registry.start()
-    yield registry
-    registry.stop()
-
 
 def test_the_admin_from_the_environment_logs_in(server: TokenRegistry) -> None:
     assert server.admin_password and server.admin_password not in server.log_text()

@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import oras.provider
@@ -22,19 +21,6 @@ from tests.support.skopeo import copy, inspect, skopeo
 
 DATA_TYPE = "application/vnd.berth.test.data.v1"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenRegistry]:
-    registry = TokenRegistry(tmp_path_factory.mktemp("auth-clients"))
-    registry.start()
-    yield registry
-    registry.stop()
-
-
-@pytest.fixture(scope="module")
-def alice(server: TokenRegistry) -> str:
-    return server.create_user("alice")
 
 
 def test_podman_login_push_pull_logout(podman: Podman, server: TokenRegistry, alice: str,

@@ -20,19 +20,6 @@ PULL_DENIED = re.compile(r"pull access denied for (\S+), repository does not exi
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenRegistry]:
-    registry = TokenRegistry(tmp_path_factory.mktemp("auth-docker"))
-    registry.start()
-    yield registry
-    registry.stop()
-
-
-@pytest.fixture(scope="module")
-def alice(server: TokenRegistry) -> str:
-    return server.create_user("alice")
-
-
-@pytest.fixture(scope="module")
 def engine(docker_engine: DockerEngine, busybox_layout: OciImage, server: TokenRegistry) -> Iterator[DockerEngine]:
     """The session's engine with busybox loaded; logged out of this server afterwards."""
     load_image(docker_engine, busybox_layout.ref, LOCAL_NAME)

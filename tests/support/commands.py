@@ -37,3 +37,15 @@ def _text(output: bytes | str | None) -> str:
     if isinstance(output, bytes):
         return output.decode(errors="replace")
     return output or ""
+
+
+def terminate(process: subprocess.Popen[bytes], grace: float = 10.0) -> int | None:
+    """SIGTERM a process we started, SIGKILL it after `grace` seconds; returns its exit status."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(grace)
+    return process.returncode

@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from .commands import CommandFailed, run
+from .commands import CommandFailed, run, terminate
 
 DOCKERD = "/usr/sbin/dockerd"
 DOCKER = "/usr/bin/docker"  # the Debian 20.10 client, not whatever else is first on PATH
@@ -80,13 +80,7 @@ class DockerEngine:
         process = self._process
         if process is None:
             return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(STOP_GRACE)
+        terminate(process, STOP_GRACE)
         # A SIGKILLed dockerd leaves the containerd it started (same process group) behind.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)

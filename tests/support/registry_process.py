@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
+from .commands import terminate
+
 READY_TIMEOUT = 20.0
 STOP_GRACE = 10.0
 
@@ -143,15 +145,9 @@ class RegistryProcess:
         process = self._process
         if process is None:
             return None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(STOP_GRACE)
+        status = terminate(process, STOP_GRACE)
         self._reap_group(process.pid)
-        return process.returncode
+        return status
 
     @staticmethod
     def _reap_group(pgid: int) -> None:
