@@ -1,20 +1,50 @@
-"""berth: the command-line client. For now it only knows its version; commands arrive with their issue."""
+"""berth: a daemonless client for container registries (login, search, pull, push, and the local store)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Sequence
 
 from . import __version__
+from .environment import Environment
+from .errors import CliError, ExitCode
+
+# Each command module has `register(commands)`, which adds its parser with `func(env, args) -> int`.
+COMMAND_MODULES: list[str] = []
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="berth", description="A daemonless client for berth registries.")
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="berth", description=__doc__)
     parser.add_argument("--version", action="version", version=f"berth {__version__}")
-    parser.parse_args(argv)
-    print(f"berth {__version__}")
-    return 0
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    version = commands.add_parser("version", help="show the version", description="Show berth's version.")
+    version.set_defaults(func=lambda env, _args: env.print(f"berth {__version__}") or 0)
+    for name in COMMAND_MODULES:
+        module = __import__(f"cli.commands.{name}", fromlist=["register"])
+        module.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:
+    env = env or Environment()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(env.stderr)
+        return ExitCode.USAGE
+    try:
+        return int(args.func(env, args) or 0)
+    except CliError as exc:
+        if args.debug:
+            traceback.print_exc(file=env.stderr)
+        env.stderr.write(f"Error: {exc.message}\n")
+        return int(exc.code)
+    except KeyboardInterrupt:
+        env.stderr.write("\n")
+        return 130
 
 
 if __name__ == "__main__":

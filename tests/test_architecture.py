@@ -51,3 +51,14 @@ def test_layers_import_downwards_only():
         "registry.db": ("registry.api", "registry.services", "registry.storage"),
         "registry.storage": ("registry.api", "registry.services", "registry.db"),
     }) == []
+
+
+def test_cli_and_runtime_use_only_the_oci_part_of_the_registry():
+    for package in ("cli", "runtime"):
+        for module, names in _imports(package).items():
+            bad = [n for n in names if n.startswith("registry") and not n.startswith("registry.oci")]
+            assert bad == [], f"{module} imports {bad}"
+
+
+def test_runtime_never_imports_cli():
+    assert _violations("runtime", {"runtime": ("cli",)}) == []

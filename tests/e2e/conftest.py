@@ -13,7 +13,6 @@ import pytest
 
 from tests.support.accounts import TokenRegistry
 from tests.support.docker_engine import DockerEngine
-from tests.support.images import ImageCache, OciImage
 from tests.support.podman import Podman
 from tests.support.registry_process import RegistryProcess
 
@@ -72,26 +71,6 @@ def own_registry(tmp_path: Path) -> Iterator[RegistryProcess]:
     server = _registry(tmp_path).start()
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="session")
-def images(tmp_path_factory: pytest.TempPathFactory) -> ImageCache:
-    return ImageCache(tmp_path_factory.mktemp("images"))
-
-
-@pytest.fixture(scope="session")
-def busybox_layout(images: ImageCache) -> OciImage:
-    return images.busybox()
-
-
-@pytest.fixture(scope="session")
-def multi_layer_layout(images: ImageCache) -> OciImage:
-    return images.multi_layer(extra_layers=2)
-
-
-@pytest.fixture(scope="session")
-def multi_arch_layout(images: ImageCache) -> OciImage:
-    return images.multi_arch()
 
 
 @pytest.fixture(scope="session")

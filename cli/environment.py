@@ -1,0 +1,99 @@
+"""Where berth keeps its state and how it talks to the terminal: injected, never read from globals.
+
+`BERTH_HOME` holds everything (config.json, images/); without it the XDG locations are used: config in
+~/.config/berth, data in ~/.local/share/berth. Tests build an Environment with their own streams and
+variables instead of patching sys or os.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from runtime.image_store import ImageStore, StoreError
+
+from .errors import CliError, LocalStoreError
+
+
+@dataclass
+class Environment:
+    stdin: TextIO = field(default_factory=lambda: sys.stdin)
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+
+    @property
+    def interactive(self) -> bool:
+        """Whether progress bars may be drawn (stderr is a terminal)."""
+        return bool(getattr(self.stderr, "isatty", lambda: False)())
+
+    @property
+    def home(self) -> Path | None:
+        value = self.environ.get("BERTH_HOME")
+        return Path(value).expanduser() if value else None
+
+    @property
+    def config_path(self) -> Path:
+        if self.home:
+            return self.home / "config.json"
+        base = self.environ.get("XDG_CONFIG_HOME") or str(Path(self.environ.get("HOME", "~")) / ".config")
+        return Path(base).expanduser() / "berth" / "config.json"
+
+    @property
+    def images_path(self) -> Path:
+        if self.home:
+            return self.home / "images"
+        base = self.environ.get("XDG_DATA_HOME") or str(Path(self.environ.get("HOME", "~")) / ".local" / "share")
+        return Path(base).expanduser() / "berth" / "images"
+
+    @property
+    def docker_config_path(self) -> Path:
+        base = self.environ.get("DOCKER_CONFIG") or str(Path(self.environ.get("HOME", "~")) / ".docker")
+        return Path(base).expanduser() / "config.json"
+
+    def store(self) -> ImageStore:
+        try:
+            return ImageStore(self.images_path)
+        except (OSError, StoreError) as exc:
+            raise LocalStoreError(f"cannot open the image store at {self.images_path}: {exc}") from None
+
+    def print(self, text: str = "") -> None:
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
+    def note(self, text: str) -> None:
+        """Progress and notices: on stderr, so that stdout stays what scripts read."""
+        self.stderr.write(text + "\n")
+        self.stderr.flush()
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        config = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(config, dict):
+        raise CliError(f"{path} is not a JSON object")
+    return config
+
+
+def write_config(path: Path, config: dict[str, Any]) -> None:
+    """Atomically and readable only by the user: it holds credentials (mode 0600, like docker's)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(config, f, indent="\t")
+        f.write("\n")
+    os.replace(temporary, path)

@@ -1,0 +1,273 @@
+"""The local image store: an OCI image layout (oci-layout, index.json, blobs/<alg>/<hex>).
+
+Modelled on umoci's CAS engine: blobs are content-addressed and verified as they are written and when
+they are read; references are index.json entries named by the `org.opencontainers.image.ref.name`
+annotation, holding an image's full name (host/namespace/repo:tag). So skopeo and umoci read what berth
+stores (`oci:$BERTH_HOME/images:<name>`), and berth reads what they write.
+
+Two berth processes may use one store at once. Blobs go through `ingest/` and appear by atomic rename.
+Two file locks keep the rest safe: `.index.lock` (exclusive) around every read-modify-write of index.json,
+and `.gc.lock`, held shared by a writer for as long as it adds blobs nothing references yet (a pull
+before its manifest is tagged) and exclusively by garbage collection, which so never deletes them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from registry.oci import mediatypes as mt
+from registry.oci.digest import Digest, InvalidDigest
+
+REF_NAME = "org.opencontainers.image.ref.name"
+LAYOUT_VERSION = "1.0.0"
+
+
+class StoreError(Exception):
+    """The store is damaged or cannot do what was asked; the message says what, in one line."""
+
+
+class BlobBusy(StoreError):
+    """Another process is writing this blob right now."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    name: str
+    descriptor: dict[str, Any]  # mediaType, digest, size (and annotations) of a manifest or index
+
+    @property
+    def digest(self) -> Digest:
+        return Digest.parse(self.descriptor["digest"])
+
+
+class ImageStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        for sub in ("blobs", "ingest"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        if not (root / "oci-layout").exists():
+            _write_json(root / "oci-layout", {"imageLayoutVersion": LAYOUT_VERSION})
+        if not (root / "index.json").exists():
+            with self._locked(".index.lock"):
+                if not (root / "index.json").exists():
+                    _write_json(root / "index.json", {"schemaVersion": 2, "manifests": []})
+
+    # -- locks -------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self, name: str, shared: bool = False) -> Iterator[None]:
+        with open(self.root / name, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+            yield
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold while adding blobs that nothing references yet, until they are referenced."""
+        with self._locked(".gc.lock", shared=True):
+            yield
+
+    # -- blobs -------------------------------------------------------------------------------------
+
+    def blob_path(self, digest: Digest) -> Path:
+        return self.root / "blobs" / digest.algorithm / digest.encoded
+
+    def has_blob(self, digest: Digest) -> bool:
+        return self.blob_path(digest).is_file()
+
+    def read_blob(self, digest: Digest, limit: int = 8 << 20) -> bytes:
+        """A small blob (manifest, config), verified against its digest."""
+        try:
+            with open(self.blob_path(digest), "rb") as f:
+                data = f.read(limit + 1)
+        except FileNotFoundError:
+            raise StoreError(f"blob {digest} is missing from the store") from None
+        if len(data) > limit:
+            raise StoreError(f"blob {digest} is larger than {limit} bytes")
+        if Digest.of(data, digest.algorithm) != digest:
+            raise StoreError(f"blob {digest} is corrupt: its content has another digest")
+        return data
+
+    def read_json(self, digest: Digest) -> dict[str, Any]:
+        try:
+            doc = json.loads(self.read_blob(digest))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise StoreError(f"blob {digest} is not JSON") from None
+        if not isinstance(doc, dict):
+            raise StoreError(f"blob {digest} is not a JSON object")
+        return doc
+
+    def open_blob(self, digest: Digest) -> BinaryIO:
+        try:
+            return open(self.blob_path(digest), "rb")
+        except FileNotFoundError:
+            raise StoreError(f"blob {digest} is missing from the store") from None
+
+    def ingest(self, digest: Digest, size: int | None = None) -> BlobIngest:
+        """A writer for blob `digest`: resumes what an interrupted writer left, verifies at commit."""
+        return BlobIngest(self, digest, size)
+
+    def put_blob(self, data: bytes, algorithm: str = "sha256") -> Digest:
+        digest = Digest.of(data, algorithm)
+        if not self.has_blob(digest):
+            with self.ingest(digest, len(data)) as writer:
+                writer.restart()
+                writer.write(data)
+                writer.commit()
+        return digest
+
+    # -- references --------------------------------------------------------------------------------
+
+    def _index(self) -> dict[str, Any]:
+        try:
+            index = json.loads((self.root / "index.json").read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise StoreError(f"{self.root / 'index.json'} is unreadable: {exc}") from None
+        if not isinstance(index, dict) or not isinstance(index.get("manifests", []), list):
+            raise StoreError(f"{self.root / 'index.json'} is not an image index")
+        return index
+
+    def references(self) -> list[Reference]:
+        """Every named entry of index.json, in its order (unnamed entries are skopeo's by-digest copies)."""
+        return [Reference(m["annotations"][REF_NAME], m) for m in self._index().get("manifests", [])
+                if isinstance(m, dict) and isinstance(m.get("annotations"), dict) and REF_NAME in m["annotations"]]
+
+    def resolve(self, name: str) -> Reference | None:
+        return next((r for r in self.references() if r.name == name), None)
+
+    def set_reference(self, name: str, descriptor: dict[str, Any]) -> None:
+        """Point `name` at a manifest or index (replacing what it named)."""
+        entry = {k: descriptor[k] for k in ("mediaType", "digest", "size")}
+        entry["annotations"] = {**descriptor.get("annotations", {}), REF_NAME: name}
+        with self._locked(".index.lock"):
+            index = self._index()
+            index["manifests"] = [m for m in index.get("manifests", []) if _name_of(m) != name] + [entry]
+            _write_json(self.root / "index.json", index)
+
+    def remove_reference(self, name: str) -> bool:
+        with self._locked(".index.lock"):
+            index = self._index()
+            kept = [m for m in index.get("manifests", []) if _name_of(m) != name]
+            if len(kept) == len(index.get("manifests", [])):
+                return False
+            index["manifests"] = kept
+            _write_json(self.root / "index.json", index)
+            return True
+
+    # -- garbage collection ------------------------------------------------------------------------
+
+    def reachable(self) -> set[Digest]:
+        """Every blob a reference reaches: manifests, indexes, configs and layers present in the store."""
+        seen: set[Digest] = set()
+        pending = [Digest.parse(m["digest"]) for m in self._index().get("manifests", []) if "digest" in m]
+        while pending:
+            digest = pending.pop()
+            if digest in seen:
+                continue
+            seen.add(digest)
+            if not self.has_blob(digest):
+                continue
+            try:
+                doc = self.read_json(digest)
+            except StoreError:
+                continue  # a layer, or something that is not a manifest
+            children = [doc.get("config")] + list(doc.get("layers") or []) + list(doc.get("manifests") or [])
+            if doc.get("mediaType") in mt.MANIFESTS or "config" in doc or "manifests" in doc:
+                pending += [Digest.parse(c["digest"]) for c in children if isinstance(c, dict) and "digest" in c]
+        return seen
+
+    def collect_garbage(self) -> tuple[int, int]:
+        """Delete blobs nothing references (and stale ingests); returns (blobs deleted, bytes freed)."""
+        with self._locked(".gc.lock"):
+            keep = self.reachable()
+            removed = freed = 0
+            for path in (self.root / "blobs").glob("*/*"):
+                try:
+                    digest = Digest.parse(f"{path.parent.name}:{path.name}")
+                except InvalidDigest:
+                    continue  # not a blob of ours
+                if digest not in keep:
+                    freed += path.stat().st_size
+                    path.unlink()
+                    removed += 1
+            for partial in (self.root / "ingest").iterdir():
+                partial.unlink(missing_ok=True)
+            return removed, freed
+
+
+class BlobIngest:
+    """Writes one blob into `ingest/`, hashing as it goes; `commit` verifies it and moves it into place.
+
+    A partial file left by an interrupted writer is resumed: `offset` says how much is there already
+    (hashed again on opening), so a download can continue with a Range request.
+    """
+
+    def __init__(self, store: ImageStore, digest: Digest, size: int | None) -> None:
+        self.store, self.digest, self.size = store, digest, size
+        self.path = store.root / "ingest" / f"{digest.algorithm}-{digest.encoded}"
+        self._file: BinaryIO | None = None
+        self._hasher = digest.hasher()
+        self.offset = 0
+
+    def __enter__(self) -> BlobIngest:
+        self._file = open(self.path, "a+b")  # noqa: SIM115 - closed in __exit__
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.close()
+            raise BlobBusy(f"another process is writing blob {self.digest}") from None
+        self._file.seek(0)
+        for chunk in iter(lambda: self._file.read(1 << 20), b""):  # type: ignore[union-attr]
+            self._hasher.update(chunk)
+            self.offset += len(chunk)
+        return self
+
+    def restart(self) -> None:
+        """Forget what an earlier writer left and start from byte 0."""
+        assert self._file is not None
+        self._file.truncate(0)
+        self._hasher, self.offset = self.digest.hasher(), 0
+
+    def write(self, chunk: bytes) -> None:
+        assert self._file is not None
+        self._file.write(chunk)
+        self._hasher.update(chunk)
+        self.offset += len(chunk)
+        if self.size is not None and self.offset > self.size:
+            raise StoreError(f"blob {self.digest} is larger than the {self.size} bytes announced")
+
+    def commit(self) -> None:
+        assert self._file is not None
+        if self.size is not None and self.offset != self.size:
+            raise StoreError(f"blob {self.digest} has {self.offset} bytes, not the {self.size} announced")
+        if self._hasher.hexdigest() != self.digest.encoded:
+            self.restart()
+            raise StoreError(f"blob {self.digest} failed verification: the bytes received have another digest")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        target = self.store.blob_path(self.digest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(self.path, target)
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._file is not None
+        self._file.close()
+
+
+def _name_of(entry: Any) -> str | None:
+    annotations = entry.get("annotations") if isinstance(entry, dict) else None
+    return annotations.get(REF_NAME) if isinstance(annotations, dict) else None
+
+
+def _write_json(path: Path, doc: dict[str, Any]) -> None:
+    """Atomically: a reader sees the old file or the new one, never half of one."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(doc, separators=(",", ":")))
+    os.replace(temporary, path)
+
