@@ -24,7 +24,7 @@ from .. import errors
 from ..db import Database
 from ..db.readpath import Reader
 from ..services import audit, logins
-from ..services.access import ANONYMOUS, Principal, actions_for, repository_level
+from ..services.access import ANONYMOUS, NONE, Principal, actions_for, repository_level
 from ..services.cache import ReadCache
 from ..services.credentials import authenticate, credential_fingerprint, mark_token_used, principal_named
 from ..services.signing import LEEWAY, InvalidToken, TokenSigner
@@ -123,7 +123,7 @@ class Gatekeeper:
                 self._tokens.popitem(last=False)
         principal = await self.cache.lookup(("principal", verified.subject),
                                             lambda reader: principal_named(reader, verified.subject))
-        return Identity(principal, verified.access)
+        return Identity(principal or ANONYMOUS, verified.access)
 
     async def _verify(self, request: web.Request, token: str) -> _VerifiedToken:
         try:
@@ -184,7 +184,8 @@ class Gatekeeper:
     async def level(self, principal: Principal, repository: str) -> int:
         async def compute(reader: Reader) -> int:
             return await repository_level(reader, principal, repository)
-        return await self.cache.lookup(("level", principal, repository), compute)
+        level = await self.cache.lookup(("level", principal, repository), compute)
+        return NONE if level is None else level
 
     async def allowed(self, request: web.Request, repository: str) -> frozenset[str]:
         """The actions the caller may take on `repository` now."""

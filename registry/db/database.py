@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event
+from sqlalchemy import CursorResult, Result, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -61,17 +61,27 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
 
 
+def _dialect(session: AsyncSession) -> Any:
+    """The module whose INSERT knows ON CONFLICT for this session's database."""
+    return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+
+
+def rowcount(result: Result[*tuple[Any, ...]]) -> int:
+    """How many rows an UPDATE or DELETE touched (typed Results of DML are cursor results)."""
+    return cast("CursorResult[*tuple[Any, ...]]", result).rowcount
+
+
 def insert_ignoring_conflicts(session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]],
                               keys: Sequence[str]) -> Any:
     """INSERT ... ON CONFLICT (keys) DO NOTHING, on SQLite and PostgreSQL alike."""
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    dialect = _dialect(session)
     return dialect.insert(model).values(list(rows)).on_conflict_do_nothing(index_elements=list(keys))
 
 
 def upsert(session: AsyncSession, model: Any, row: dict[str, Any], keys: Sequence[str],
            update: Sequence[str]) -> Any:
     """INSERT ... ON CONFLICT (keys) DO UPDATE SET update-columns: one winner, no duplicate rows."""
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    dialect = _dialect(session)
     stmt = dialect.insert(model).values(row)
     return stmt.on_conflict_do_update(index_elements=list(keys),
                                       set_={c: stmt.excluded[c] for c in update})

@@ -25,7 +25,7 @@ from .database import Database
 class Reader(Protocol):
     """The read-only part of an AsyncSession: what access checks and lookups use."""
 
-    async def execute(self, statement: Executable) -> Result[Any]: ...
+    async def execute(self, statement: Executable) -> Result[*tuple[Any, ...]]: ...
 
     async def scalar(self, statement: Executable) -> Any: ...
 
@@ -58,7 +58,7 @@ class _InlineReader:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    async def execute(self, statement: Executable) -> Result[Any]:
+    async def execute(self, statement: Executable) -> Result[*tuple[Any, ...]]:
         return self._connection.execute(statement)
 
     async def scalar(self, statement: Executable) -> Any:
@@ -71,7 +71,9 @@ class SqliteReadPath:
         self._engine = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true", poolclass=StaticPool,
                                      connect_args={"check_same_thread": False, "timeout": 1.0})
         self._connection = self._engine.connect()
-        self._sqlite = self._connection.connection.driver_connection
+        sqlite = self._connection.connection.driver_connection
+        assert sqlite is not None
+        self._sqlite = sqlite
         self._version: int | None = None
 
     @asynccontextmanager

@@ -120,7 +120,8 @@ def _descriptor(value: Any, where: str) -> Descriptor:
     if not isinstance(media_type, str) or not media_type:
         raise InvalidManifest(f"{where}.mediaType must be a non-empty string")
     try:
-        digest = Digest.parse(value.get("digest") if isinstance(value.get("digest"), str) else "")
+        text = value.get("digest")
+        digest = Digest.parse(text if isinstance(text, str) else "")
     except InvalidDigest as exc:
         raise InvalidManifest(f"{where}.digest: {exc}") from None
     size = value.get("size")

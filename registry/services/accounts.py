@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.accounts import AccessToken, Namespace, Robot, RobotPermission, Team, TeamMember, TeamPermission, User
+from ..db.database import rowcount
 from ..db.models import Repository
 from .access import LEVELS, OFFICIAL_NAMESPACE, OWNERS_TEAM, namespace_of
 from .credentials import REFRESH, hash_password, new_secret, secret_hash
@@ -205,7 +206,7 @@ async def set_default_visibility(session: AsyncSession, namespace: str, private:
     """Whether new repositories of `namespace` start private (public by default)."""
     result = await session.execute(update(Namespace).where(Namespace.name == namespace)
                                    .values(default_private=private))
-    if result.rowcount == 0:
+    if rowcount(result) == 0:
         raise NotFound(f"no user or organization {namespace!r}")
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..db.database import insert_ignoring_conflicts
+from ..db.database import insert_ignoring_conflicts, rowcount
 from ..db.models import Blob, Repository, RepositoryBlob
 from ..oci.digest import Digest
 from .repositories import ensure_repository, repository_id_of
 
 
-def linked_blob_query(repository: str, digest: Digest) -> Select[tuple[int]]:
+def linked_blob_query(repository: str, digest: Digest) -> Select[int]:
     """The size of `digest` if `repository` may read it."""
     return (select(Blob.size)
             .join(RepositoryBlob, RepositoryBlob.digest == Blob.digest)
@@ -45,4 +45,4 @@ async def unlink_blob(session: AsyncSession, repository: str, digest: Digest) ->
         return False
     result = await session.execute(delete(RepositoryBlob).where(
         RepositoryBlob.repository_id == repository_id, RepositoryBlob.digest == str(digest)))
-    return result.rowcount > 0
+    return rowcount(result) > 0

@@ -57,8 +57,8 @@ class ReadCache:
         self._entries = Lru(budget)
         self._generation = 0
 
-    async def lookup(self, key: Hashable, compute: Callable[[Reader], Awaitable[T]],
-                     size: Callable[[T], int] = lambda _: 200) -> T:
+    async def lookup(self, key: Hashable, compute: Callable[[Reader], Awaitable[T | None]],
+                     size: Callable[[T], int] = lambda _: 200) -> T | None:
         """The cached answer for `key`, else `compute`'s (cached unless None or the database changed)."""
         if _checked.get() is not self:  # once per request: a request does several lookups
             _checked.set(self)
@@ -66,7 +66,7 @@ class ReadCache:
                 self._entries.clear()
                 self._generation += 1
         generation = self._generation
-        found = self._entries.get(key)
+        found: T | None = self._entries.get(key)
         if found is None:
             async with self.reads.reader() as reader:
                 found = await compute(reader)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.accounts import AccessToken, Namespace, Robot, User
 from ..db.base import as_utc, utcnow
+from ..db.database import rowcount
 from ..db.readpath import Reader
 from .access import ADMIN, ANONYMOUS, READ, WRITE, Principal
 from .errors import AccountError
@@ -82,7 +83,7 @@ async def issue_token(session: AsyncSession, user_id: int, scope: str, *, kind: 
 async def revoke_token(session: AsyncSession, user_id: int, token_id: int) -> bool:
     result = await session.execute(delete(AccessToken).where(AccessToken.id == token_id,
                                                              AccessToken.user_id == user_id))
-    return result.rowcount > 0
+    return rowcount(result) > 0
 
 
 class _Account(NamedTuple):
@@ -130,7 +131,7 @@ async def principal_named(session: Reader, name: str) -> Principal:
 async def _account(session: Reader, condition: ColumnElement[bool]) -> _Account | None:
     row = (await session.execute(select(User.id, Namespace.name, User.is_admin, User.password_hash)
                                  .join(Namespace, Namespace.id == User.id).where(condition))).first()
-    return _Account(*row) if row else None
+    return _Account(row[0], row[1], row[2], row[3]) if row else None
 
 
 async def _token_holder(session: Reader, account: _Account, secret: str, kind: str) -> Principal | None:

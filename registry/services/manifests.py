@@ -10,7 +10,7 @@ from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import errors
-from ..db.database import insert_ignoring_conflicts, upsert
+from ..db.database import insert_ignoring_conflicts, rowcount, upsert
 from ..db.models import Manifest, ManifestReference, Repository, RepositoryBlob, Tag, utcnow
 from ..oci import mediatypes as mt
 from ..oci.digest import Digest, InvalidDigest, looks_like_digest
@@ -72,7 +72,7 @@ async def resolve_manifest(find: ManifestFinder, reference: Digest | str,
     return found
 
 
-def manifest_query(repository: str, reference: Digest | str) -> Select[tuple[str, str, bytes]]:
+def manifest_query(repository: str, reference: Digest | str) -> Select[str, str, bytes]:
     """The digest, media type and bytes of the manifest a tag or digest names in `repository`."""
     query = select(Manifest.digest, Manifest.media_type, Manifest.content)
     if isinstance(reference, Digest):
@@ -136,7 +136,8 @@ async def put_manifest(session: AsyncSession, repository: str, reference: Digest
     return PushedManifest(digest, subject, tuple(all_tags))
 
 
-async def _require(session: AsyncSession, repository_id: int, digests: set[Digest], model: type) -> None:
+async def _require(session: AsyncSession, repository_id: int, digests: set[Digest],
+                   model: type[RepositoryBlob] | type[Manifest]) -> None:
     if not digests:
         return
     wanted = {str(d) for d in digests}
@@ -155,7 +156,7 @@ async def delete_manifest(session: AsyncSession, repository: str, reference: Dig
                                        Manifest.digest == str(reference))
     else:
         query = delete(Tag).where(Tag.repository_id == repository_id, Tag.name == reference)
-    if repository_id is None or (await session.execute(query)).rowcount == 0:
+    if repository_id is None or rowcount(await session.execute(query)) == 0:
         raise errors.ManifestUnknown(detail={"reference": str(reference)})
 
 

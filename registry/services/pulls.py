@@ -36,7 +36,7 @@ class PullService:
     async def _manifest(self, repository: str, reference: Digest | str) -> StoredManifest | None:
         async def query(reader: Reader) -> StoredManifest | None:
             row = (await reader.execute(manifests.manifest_query(repository, reference))).first()
-            return StoredManifest(*row) if row else None
+            return StoredManifest(row[0], row[1], row[2]) if row else None
         return await self.cache.lookup(("manifest", repository, reference), query, _size)
 
     async def manifest(self, repository: str, reference: Digest | str,

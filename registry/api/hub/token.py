@@ -43,7 +43,7 @@ async def grant(gate: Gatekeeper, principal: Principal, scopes: list[Scope]) -> 
     access = []
     for kind, name, wanted in scopes:
         if kind == "registry" and name == "catalog":
-            granted = {"*"} & wanted  # the catalog lists only what the caller may read
+            granted: set[str] | frozenset[str] = {"*"} & wanted  # the catalog lists only what one may read
         elif kind == "repository" and is_valid_name(name):
             allowed = actions_for(await gate.level(principal, name))
             granted = set(allowed) if "*" in wanted else allowed & wanted
