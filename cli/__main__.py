@@ -12,7 +12,8 @@ from .environment import Environment
 from .errors import CliError, ExitCode
 
 # Each command module has `register(commands)`, which adds its parser with `func(env, args) -> int`.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES = ["login", "logout", "search", "pull", "push", "images", "tag", "rmi", "image", "history",
+                   "save", "load", "import_", "config"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ scopes the request needs; a Basic challenge gets the credentials directly. Token
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,11 @@ from .errors import AuthError, CliError, NetworkError, NotFound
 
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 CLIENT_ID = "berth"
+
+
+def basic_header(credentials: Credentials) -> str:
+    pair = f"{credentials.username}:{credentials.password}".encode()
+    return "Basic " + base64.b64encode(pair).decode()
 
 
 def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
@@ -34,6 +40,12 @@ class RegistryClient:
         self.credentials = credentials
         self._authorization: dict[tuple[str, ...], str] = {}  # scopes -> Authorization header
         self.refresh_token: str | None = None  # set when a login asked for one and got it
+
+    def on_session(self, session: aiohttp.ClientSession) -> RegistryClient:
+        """This client over another session (other connections), sharing its credentials and tokens."""
+        other = RegistryClient(session, self.registry, self.base.startswith("http:"), self.credentials)
+        other._authorization = self._authorization
+        return other
 
     @asynccontextmanager
     async def request(self, method: str, path: str, scopes: tuple[str, ...] = (), *,
@@ -51,7 +63,8 @@ class RegistryClient:
             except TimeoutError:
                 raise NetworkError(f"{self.registry}: timed out") from None
             try:
-                if response.status == 401 and attempt == 0 and not kwargs.get("data"):
+                # A body in memory can go again; a streamed one cannot (it is spent).
+                if response.status == 401 and attempt == 0 and _resendable(kwargs.get("data")):
                     await self._answer(response.headers.get("WWW-Authenticate", ""), scopes)
                     continue
                 if response.status not in expect:
@@ -67,7 +80,7 @@ class RegistryClient:
         if scheme == "basic":
             if not credentials or not credentials.password:
                 raise AuthError(f"{self.registry}: authentication required (run `berth login {self.registry}`)")
-            basic = aiohttp.BasicAuth(credentials.username, credentials.password).encode()
+            basic = basic_header(credentials)
             self._authorization[scopes] = basic
             return
         if scheme != "bearer" or "realm" not in params:
@@ -79,23 +92,28 @@ class RegistryClient:
     async def _token(self, realm: str, service: str, scopes: tuple[str, ...], offline: bool) -> str:
         credentials = self.credentials
         try:
-            if credentials and credentials.identity_token and not offline:
+            # A login with only an identity token (a stored one being checked) refreshes it: asking for an
+            # offline token without a password would get an anonymous one and prove nothing.
+            if credentials and credentials.identity_token and not (offline and credentials.password):
                 form = {"grant_type": "refresh_token", "refresh_token": credentials.identity_token,
                         "service": service, "client_id": CLIENT_ID, "scope": " ".join(dict.fromkeys(scopes))}
                 response = await self.session.post(realm, data=form)
             else:
                 params = [("service", service), *(("scope", s) for s in dict.fromkeys(scopes))]
-                auth = None
+                auth_headers: dict[str, str] = {}
                 if credentials and credentials.password:
                     params += [("account", credentials.username), ("client_id", CLIENT_ID)]
-                    auth = aiohttp.BasicAuth(credentials.username, credentials.password)
+                    auth_headers = {"Authorization": basic_header(credentials)}
                 if offline:
                     params.append(("offline_token", "true"))
-                response = await self.session.get(realm, params=params, auth=auth)
+                response = await self.session.get(realm, params=params, headers=auth_headers)
         except aiohttp.ClientError as exc:
             raise NetworkError(f"token server {realm}: {_describe(exc)}") from None
         async with response:
-            if response.status in (401, 403):
+            if response.status == 401:  # worded as docker words a refused login
+                raise AuthError(f"{self.registry}: unauthorized: "
+                                f"{await _message(response) or 'incorrect username or password'}")
+            if response.status == 403:
                 raise AuthError(f"{self.registry}: {await _message(response) or 'unauthorized'}")
             if response.status == 429:
                 raise AuthError(f"{self.registry}: too many failed logins; try again in "
@@ -112,19 +130,40 @@ class RegistryClient:
 
     async def login(self) -> None:
         """Check the credentials against the registry (asking for a refresh token, as docker does)."""
+        challenge = await self._challenge()
+        if challenge is None:
+            return
+        await self._answer(challenge, (), offline=True)
+        async with self.request("GET", "/v2/", expect=(200, 401)) as response:
+            if response.status == 401:  # the credentials answered a Basic challenge and were refused
+                raise AuthError(f"{self.registry}: unauthorized: incorrect username or password")
+
+    async def authorize(self, scopes: tuple[str, ...]) -> None:
+        """Authorize requests for `scopes` up front, for endpoints that also answer anonymous callers (docker's
+        /v1/search): a password goes as Basic credentials, as docker's v1 client sends it; an identity token
+        is traded for a registry token through the challenge of GET /v2/. Without credentials, nothing."""
+        credentials = self.credentials
+        if credentials and credentials.password:
+            self._authorization[scopes] = basic_header(credentials)
+        elif credentials and credentials.identity_token:
+            challenge = await self._challenge()
+            if challenge is not None:
+                await self._answer(challenge, scopes)
+
+    async def _challenge(self) -> str | None:
+        """GET /v2/: None when it lets the caller in, else its WWW-Authenticate challenge."""
         try:
             response = await self.session.get(self.base + "/v2/")
         except aiohttp.ClientError as exc:
             raise NetworkError(f"{self.registry}: {_describe(exc)}") from None
+        except TimeoutError:
+            raise NetworkError(f"{self.registry}: timed out") from None
         async with response:
-            challenge = response.headers.get("WWW-Authenticate", "")
             if response.status == 200:
-                return
+                return None
             if response.status != 401:
                 await raise_for(response, self.registry)
-        await self._answer(challenge, (), offline=True)
-        async with self.request("GET", "/v2/"):
-            pass
+            return response.headers.get("WWW-Authenticate", "")
 
 
 async def _message(response: aiohttp.ClientResponse) -> str:
@@ -146,6 +185,10 @@ async def raise_for(response: aiohttp.ClientResponse, registry: str) -> None:
     if response.status == 404:
         raise NotFound(where)
     raise CliError(f"{registry} answered {response.status}: {message or response.reason}")
+
+
+def _resendable(data: Any) -> bool:
+    return data is None or isinstance(data, bytes | bytearray | str)
 
 
 def _describe(exc: Exception) -> str:

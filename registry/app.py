@@ -12,6 +12,7 @@ from aiohttp import web
 from . import errors, keys
 from .api.auth import Gatekeeper
 from .api.hub.api import setup_api
+from .api.hub.search import setup_search
 from .api.hub.token import setup_token
 from .api.v2 import setup_v2
 from .db import Database
@@ -36,6 +37,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_resources)
     app.cleanup_ctx.append(_periodic_tasks)
     setup_v2(app)
+    setup_search(app)
     if settings.auth == "token":
         setup_token(app)
         setup_api(app)

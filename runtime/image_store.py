@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import json
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,12 +116,18 @@ class ImageStore:
 
     def put_blob(self, data: bytes, algorithm: str = "sha256") -> Digest:
         digest = Digest.of(data, algorithm)
-        if not self.has_blob(digest):
-            with self.ingest(digest, len(data)) as writer:
-                writer.restart()
-                writer.write(data)
-                writer.commit()
-        return digest
+        for _ in range(600):  # another process writing the same small blob finishes in moments
+            if self.has_blob(digest):
+                return digest
+            try:
+                with self.ingest(digest, len(data)) as writer:
+                    writer.restart()
+                    writer.write(data)
+                    writer.commit()
+                return digest
+            except BlobBusy:
+                time.sleep(0.05)
+        raise BlobBusy(f"blob {digest} stayed busy for 30 s")
 
     # -- references --------------------------------------------------------------------------------
 
@@ -216,12 +223,21 @@ class BlobIngest:
         self.offset = 0
 
     def __enter__(self) -> BlobIngest:
-        self._file = open(self.path, "a+b")  # noqa: SIM115 - closed in __exit__
-        try:
-            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        while True:
+            self._file = open(self.path, "a+b")  # noqa: SIM115 - closed in __exit__
+            try:
+                fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self._file.close()
+                raise BlobBusy(f"another process is writing blob {self.digest}") from None
+            # The lock's holder may have committed (renamed the file into blobs/) between our open and
+            # our lock: then what we hold is the finished blob, not the ingest file. Start again.
+            try:
+                if os.stat(self.path).st_ino == os.fstat(self._file.fileno()).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
             self._file.close()
-            raise BlobBusy(f"another process is writing blob {self.digest}") from None
         self._file.seek(0)
         for chunk in iter(lambda: self._file.read(1 << 20), b""):  # type: ignore[union-attr]
             self._hasher.update(chunk)

@@ -179,7 +179,14 @@ class RegistryProcess:
         return "\n".join(self.log_text().splitlines()[-lines:])
 
     def access_lines(self, since: int = 0, method: str | None = None) -> list[str]:
-        """Access-log lines (`METHOD PATH STATUS BYTESB MSms`) written after `since`."""
+        """Access-log lines (`METHOD PATH STATUS BYTESB MSms`) written after `since`.
+
+        A worker logs a request just after answering it, so the client may ask before the line is
+        written: wait until the log has stopped growing for a moment (at most a second)."""
+        deadline, size = time.monotonic() + 1.0, -1
+        while time.monotonic() < deadline and size != self.log_size():
+            size = self.log_size()
+            time.sleep(0.05)
         found = []
         for line in self.log_text(since).splitlines():
             _, sep, entry = line.partition(" aiohttp.access: ")
