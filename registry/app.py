@@ -27,6 +27,7 @@ from .storage import open_blob_store
 log = logging.getLogger("berth.registry")
 TOKEN_ISSUER = "berth"
 KEY_RELOAD_SECONDS = 60
+PULL_COUNT_SECONDS = 5.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -64,7 +65,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _periodic_tasks(app: web.Application) -> AsyncIterator[None]:
-    """Every worker purges idle uploads (upload_ttl) and picks up rotated signing keys."""
+    """Every worker purges idle uploads (upload_ttl), writes its pull counts, and picks up rotated keys."""
     settings = app[keys.settings]
 
     async def purge_uploads() -> None:
@@ -72,13 +73,18 @@ async def _periodic_tasks(app: web.Application) -> AsyncIterator[None]:
         if purged:
             log.info("purged %d idle upload(s)", purged)
 
-    tasks = [asyncio.create_task(_repeat(settings.upload_purge_interval, purge_uploads))]
+    async def flush_pull_counts() -> None:
+        await app[keys.pulls].flush_pull_counts(app[keys.database])
+
+    tasks = [asyncio.create_task(_repeat(settings.upload_purge_interval, purge_uploads)),
+             asyncio.create_task(_repeat(PULL_COUNT_SECONDS, flush_pull_counts))]
     if keys.gatekeeper in app:
         tasks.append(asyncio.create_task(_repeat(KEY_RELOAD_SECONDS, app[keys.gatekeeper].reload_keys)))
     yield
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    await flush_pull_counts()  # the pulls of the last seconds count too
 
 
 async def _repeat(interval: float, job: Callable[[], Awaitable[None]]) -> None:

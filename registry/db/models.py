@@ -19,6 +19,12 @@ class Repository(Base):
     name: Mapped[str] = mapped_column(ordered_string(255), unique=True)
     is_private: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[created_at]
+    # The Hub's metadata: what people read and rank by when they look for images.
+    short_description: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    full_description: Mapped[str] = mapped_column(Text, default="", server_default="")  # Markdown
+    star_count: Mapped[int] = mapped_column(default=0, server_default="0")  # = rows of `star`, kept in step
+    pull_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # added in batches
+    last_pushed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Blob(Base):
@@ -52,6 +58,10 @@ class Manifest(Base):
     artifact_type: Mapped[str | None] = mapped_column(String(255))
     annotations: Mapped[str | None] = mapped_column(Text)  # JSON, for referrers descriptors
     created_at: Mapped[created_at]
+    # Worked out at push time for the Hub's tag list: bytes to download (config and layers, compressed)
+    # and the platforms ("linux/amd64", ...) as JSON; an index sums and lists its children's.
+    total_size: Mapped[int | None] = mapped_column(BigInteger)
+    platforms: Mapped[str | None] = mapped_column(Text)
 
 
 class ManifestReference(Base):

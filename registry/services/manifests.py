@@ -6,7 +6,7 @@ import json
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import errors
@@ -16,6 +16,8 @@ from ..oci import mediatypes as mt
 from ..oci.digest import Digest, InvalidDigest, looks_like_digest
 from ..oci.manifest import InvalidManifest, parse_manifest
 from ..oci.reference import is_valid_tag
+from ..storage import BlobStore
+from .footprint import footprint
 from .repositories import ensure_repository, repository_id_of
 
 
@@ -91,8 +93,8 @@ def _default_platform(index_content: bytes) -> Digest | None:
     return None
 
 
-async def put_manifest(session: AsyncSession, repository: str, reference: Digest | str, body: bytes,
-                       content_type: str | None, tags: Sequence[str] = ()) -> PushedManifest:
+async def put_manifest(session: AsyncSession, store: BlobStore, repository: str, reference: Digest | str,
+                       body: bytes, content_type: str | None, tags: Sequence[str] = ()) -> PushedManifest:
     """Store a manifest whose blobs and children the repository already has; point tags at it."""
     try:
         manifest = parse_manifest(body, content_type)
@@ -111,12 +113,15 @@ async def put_manifest(session: AsyncSession, repository: str, reference: Digest
     repository_id = await ensure_repository(session, repository)
     await _require(session, repository_id, manifest.required_blobs(), RepositoryBlob)
     await _require(session, repository_id, manifest.required_manifests(), Manifest)
+    total_size, platforms = await footprint(session, store, repository_id, manifest)
+    await session.execute(update(Repository).where(Repository.id == repository_id)
+                          .values(last_pushed_at=utcnow()))
     await session.execute(insert_ignoring_conflicts(session, Manifest, [{
         "repository_id": repository_id, "digest": str(digest), "media_type": manifest.media_type,
         "content": body, "subject_digest": str(manifest.subject.digest) if manifest.subject else None,
         "artifact_type": manifest.effective_artifact_type(),
         "annotations": json.dumps(manifest.annotations) if manifest.annotations else None,
-        "created_at": utcnow(),
+        "created_at": utcnow(), "total_size": total_size, "platforms": json.dumps(platforms),
     }], ["repository_id", "digest"]))
     manifest_id = await session.scalar(select(Manifest.id).where(
         Manifest.repository_id == repository_id, Manifest.digest == str(digest)))

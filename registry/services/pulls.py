@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from sqlalchemy import update
+
+from ..db import Database
+from ..db.models import Repository
 from ..db.readpath import Reader
 from ..oci.digest import Digest
 from ..storage import BlobStore
@@ -32,6 +37,7 @@ class PullService:
     def __init__(self, cache: ReadCache, store: BlobStore, budget: int = 64 * 1024 * 1024) -> None:
         self.cache, self.store = cache, store
         self._contents = Lru(budget)  # small blob bytes by digest: immutable, valid forever
+        self._pulls: Counter[str] = Counter()  # manifest GETs per repository, not yet in the database
 
     async def _manifest(self, repository: str, reference: Digest | str) -> StoredManifest | None:
         async def query(reader: Reader) -> StoredManifest | None:
@@ -39,9 +45,27 @@ class PullService:
             return StoredManifest(row[0], row[1], row[2]) if row else None
         return await self.cache.lookup(("manifest", repository, reference), query, _size)
 
-    async def manifest(self, repository: str, reference: Digest | str,
-                       accept: Collection[str] = ()) -> StoredManifest:
-        return await manifests.resolve_manifest(lambda ref: self._manifest(repository, ref), reference, accept)
+    async def manifest(self, repository: str, reference: Digest | str, accept: Collection[str] = (),
+                       count: bool = False) -> StoredManifest:
+        """The manifest a reference names; `count` it as a pull (manifest GETs are pulls, HEADs are not)."""
+        found = await manifests.resolve_manifest(lambda ref: self._manifest(repository, ref), reference, accept)
+        if count:
+            self._pulls[repository] += 1
+        return found
+
+    async def flush_pull_counts(self, db: Database) -> None:
+        """Add the pulls counted since the last flush: one UPDATE per repository, not one per pull."""
+        counted, self._pulls = self._pulls, Counter()
+        if not counted:
+            return
+        try:
+            async with db.write() as session:
+                for repository, pulls in sorted(counted.items()):
+                    await session.execute(update(Repository).where(Repository.name == repository)
+                                          .values(pull_count=Repository.pull_count + pulls))
+        except Exception:
+            self._pulls.update(counted)  # counted again at the next flush
+            raise
 
     async def blob(self, repository: str, digest: Digest) -> BlobInfo | None:
         async def query(reader: Reader) -> BlobInfo | None:

@@ -24,7 +24,8 @@ async def get_manifest(request: web.Request) -> web.Response:
     name = repository_name(request)
     await require(request, name, "pull")
     reference = manifests.parse_reference(request.match_info["reference"])
-    found = await request.app[keys.pulls].manifest(name, reference, _accepted_types(request))
+    found = await request.app[keys.pulls].manifest(name, reference, _accepted_types(request),
+                                                   count=request.method == "GET")
     return web.Response(body=found.content, headers={
         "Content-Type": found.media_type, "Docker-Content-Digest": found.digest, "ETag": f'"{found.digest}"'})
 
@@ -36,7 +37,7 @@ async def put_manifest(request: web.Request) -> web.Response:
     body = await read_limited(request, MAX_MANIFEST_BYTES, errors.ManifestTooLarge)
     extra_tags = request.query.getall("tag", [])
     async with request.app[keys.database].write() as session:
-        pushed = await manifests.put_manifest(session, name, reference, body,
+        pushed = await manifests.put_manifest(session, request.app[keys.blob_store], name, reference, body,
                                               request.headers.get("Content-Type"), extra_tags)
         audit.record(session, actor(request), "push", f"{name}@{pushed.digest}", request.remote or "",
                      tags=list(pushed.tags))
