@@ -20,6 +20,14 @@ from .caller import Caller, authenticate, database, require_admin, require_full_
 NO_CONTENT = 204
 
 
+def routes() -> list[web.RouteDef]:
+    user = "/users/{name}"
+    return [web.get("/user", whoami), web.get("/users", list_users), web.post("/users", create_user),
+            web.get(user, get_user, name="user"), web.delete(user, delete_user),
+            web.put(user + "/password", change_password), web.post(user + "/tokens", create_token),
+            web.get(user + "/tokens", list_tokens), web.delete(user + r"/tokens/{id:[0-9]{1,18}}", revoke_token)]
+
+
 def user_json(user: accounts.UserInfo) -> dict[str, Any]:
     return {"name": user.name, "email": user.email, "admin": user.is_admin}
 

@@ -20,31 +20,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def setup_api(app: web.Application) -> None:
-    """Mount the JSON API (token authentication only: it needs the Gatekeeper's logins)."""
+    """Mount the JSON API: each resource module lists its routes."""
     api = web.Application(middlewares=[api_boundary])
-    user, org = "/users/{name}", "/orgs/{org}"
-    api.router.add_routes([
-        web.get("/user", accounts.whoami),
-        web.get("/users", accounts.list_users),
-        web.post("/users", accounts.create_user),
-        web.get(user, accounts.get_user, name="user"),
-        web.delete(user, accounts.delete_user),
-        web.put(user + "/password", accounts.change_password),
-        web.post(user + "/tokens", accounts.create_token),
-        web.get(user + "/tokens", accounts.list_tokens),
-        web.delete(user + r"/tokens/{id:[0-9]{1,18}}", accounts.revoke_token),
-        web.post("/orgs", organizations.create_organization),
-        web.get(org, organizations.get_organization, name="organization"),
-        web.post(org + "/teams", organizations.create_team),
-        web.put(org + "/teams/{team}/members/{user}", organizations.add_team_member),
-        web.delete(org + "/teams/{team}/members/{user}", organizations.remove_team_member),
-        web.put(org + "/teams/{team}/permissions", organizations.grant_team),
-        web.post(org + "/robots", organizations.create_robot),
-        web.put(org + "/robots/{name}/permissions", organizations.grant_robot),
-        web.patch("/repositories/{namespace}/{name:.+}", repositories.change_visibility),
-        web.put("/namespaces/{namespace}/visibility", repositories.change_default_visibility),
-        web.get("/audit", audit_log.list_events),
-    ])
+    for module in (accounts, organizations, repositories, audit_log):
+        api.router.add_routes(module.routes())
     app.add_subapp(PREFIX, api)
 
 

@@ -34,6 +34,10 @@ def parse_limit(value: str) -> int:
     return int(value)
 
 
+def routes() -> list[web.RouteDef]:
+    return [web.get("/audit", list_events)]
+
+
 async def list_events(request: web.Request) -> web.Response:
     require_admin(await authenticate(request))
     unknown = sorted(set(request.query) - {"since", "limit"})

@@ -37,6 +37,16 @@ def _repository(name: str) -> str:
     return name  # the service checks that it lies in the organization
 
 
+def routes() -> list[web.RouteDef]:
+    org = "/orgs/{org}"
+    return [web.post("/orgs", create_organization), web.get(org, get_organization, name="organization"),
+            web.post(org + "/teams", create_team),
+            web.put(org + "/teams/{team}/members/{user}", add_team_member),
+            web.delete(org + "/teams/{team}/members/{user}", remove_team_member),
+            web.put(org + "/teams/{team}/permissions", grant_team), web.post(org + "/robots", create_robot),
+            web.put(org + "/robots/{name}/permissions", grant_robot)]
+
+
 async def create_organization(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     body = await json_body(request, name=Field(max_length=30), owner=Field(required=False, max_length=30))

@@ -17,6 +17,11 @@ from .caller import authenticate, database, require_namespace_owner, require_rep
 VISIBILITY = Field(choices=("public", "private"))
 
 
+def routes() -> list[web.RouteDef]:
+    return [web.patch("/repositories/{namespace}/{name:.+}", change_visibility),
+            web.put("/namespaces/{namespace}/visibility", change_default_visibility)]
+
+
 async def change_visibility(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     repository = f"{request.match_info['namespace']}/{request.match_info['name']}"
