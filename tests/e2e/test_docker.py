@@ -74,10 +74,12 @@ def test_pull_by_tag(docker_engine: DockerEngine, registry: RegistryProcess, pus
     digests = json.loads(docker_engine.docker("image", "inspect", "--format", "{{json .RepoDigests}}",
                                               f"{pushed.repository}:1").stdout)
     assert f"{pushed.repository}@{pushed.digest}" in digests
-    # docker pull: HEAD the tag, then GET the manifest by digest.
+    # docker pull HEADs the tag to learn its digest. It then GETs the manifest by
+    # digest, unless containerd's content store still holds it from an earlier
+    # pull (docker >= 20.10 caches manifests there), so only the HEAD and the
+    # config blob are certain to reach the registry.
     seen = [" ".join(line.split()[:3]) for line in registry.access_lines(mark)]
     assert f"HEAD /v2/{pushed.name}/manifests/1 200" in seen
-    assert f"GET /v2/{pushed.name}/manifests/{pushed.digest} 200" in seen
     assert f"GET /v2/{pushed.name}/blobs/{pushed.image_id} 200" in seen
 
 
