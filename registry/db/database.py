@@ -52,7 +52,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON",
-                       f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}"):
+                       f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}", "mmap_size=1073741824"):  # reads: no syscall a page
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 

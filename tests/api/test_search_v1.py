@@ -6,8 +6,11 @@ may read (anonymously, with Basic credentials, with a registry token, with a per
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import update
 
-from registry.services import accounts
+from registry import keys
+from registry.db.models import Repository
+from registry.services import accounts, hub
 from registry.services.credentials import issue_token
 
 from ..auth import conftest as token_auth
@@ -165,3 +168,71 @@ async def test_a_private_repository_made_public_shows_at_once(private_and_public
     assert await names(private_and_public, "secret") == []
     await admin_session(lambda session: accounts.set_visibility(session, "alice/secret-app", False))
     assert await names(private_and_public, "secret") == ["alice/secret-app"]
+
+
+# -- descriptions, stars and pulls (the Hub's metadata) ----------------------------------------------
+
+async def _describe(client, name: str, short: str = "", full: str = "", stars: int = 0, pulls: int = 0) -> None:
+    async with client.app[keys.database].write() as session:
+        await hub.set_descriptions(session, name, short, full)
+        await session.execute(update(Repository).where(Repository.name == name)
+                              .values(star_count=stars, pull_count=pulls))
+
+
+async def test_descriptions_match_after_names_and_ties_go_to_stars_then_pulls(repositories):
+    await _describe(repositories, "alice/app", short="Runs a tiny busybox shell", stars=3)
+    await _describe(repositories, "bob/box", full="# Box\n\nBased on **BusyBox**.", stars=3, pulls=9)
+    await _describe(repositories, "alice/busybox", stars=1)  # now first of the names holding the word
+    names_found = await names(repositories, "busybox")
+    assert names_found == [*BUSYBOXES[:4], "alice/busybox", "alice/my-busybox", *BUSYBOXES[6:], "bob/box",
+                           "alice/app"]
+    hits = {hit["name"]: hit for hit in (await search(repositories, q="tiny shell"))["results"]}
+    assert hits == {"alice/app": {"name": "alice/app", "description": "Runs a tiny busybox shell",
+                                  "star_count": 3, "is_official": False, "is_automated": False}}
+
+
+async def test_new_descriptions_are_found_at_once_and_old_words_are_forgotten(repositories):
+    await _describe(repositories, "alice/my_app", short="first draft")
+    assert await names(repositories, "draft") == ["alice/my_app"]
+    await _describe(repositories, "alice/my_app", short="final text")
+    assert await names(repositories, "draft") == []
+    assert await names(repositories, "final") == ["alice/my_app"]
+
+
+@pytest.mark.parametrize("term", ['"', '"busybox', "busy*", "*", "NEAR(busybox app)", "busybox -app", "-",
+                                  "name_words:busybox", ":", "busybox AND", "OR", "'", "\\", "(", "^box"])
+async def test_query_syntax_in_a_term_is_searched_for_as_text(repositories, term):
+    body = await search(repositories, q=term, n="100")
+    # The term inside a name, or every word of the term among a repository's words (here only names
+    # have words): never an FTS5 or tsquery operator, a LIKE wildcard or a prefix search.
+    expected = {'"busybox': ["alice/busybox", "alice/my-busybox", "busybox", "busybox-extra", "library/busybox"],
+                "-": ["alice/my-busybox", "busybox-extra"], "^box": ["bob/box"]}
+    assert [hit["name"] for hit in body["results"]] == expected.get(term, [])
+    assert body["num_results"] == len(body["results"])
+
+
+async def test_an_organization_team_sees_its_private_repositories_and_counts_them(registry, admin_session):
+    async def world(session):
+        for name in ("alice", "carol", "dave"):
+            await accounts.create_user(session, name, PASSWORD)
+        await accounts.create_organization(session, "acme", "alice")
+        await accounts.create_team(session, "acme", "readers", "read")
+        await accounts.add_team_member(session, "acme", "readers", "carol")
+    await admin_session(world)
+    alice = await as_caller(registry, *(f"repository:acme/tool-{n}:push" for n in range(5)),
+                            credentials=("alice", PASSWORD))
+    for n in range(5):
+        await push_image(alice, f"acme/tool-{n}", "1")
+
+    async def rank_and_hide(session):
+        for n in range(5):  # stars put the private ones between the public ones
+            await session.execute(update(Repository).where(Repository.name == f"acme/tool-{n}")
+                                  .values(star_count=10 - n, is_private=n % 2 == 1))
+    await admin_session(rank_and_hide)
+    everyone = ["acme/tool-0", "acme/tool-1", "acme/tool-2", "acme/tool-3", "acme/tool-4"]
+    public = ["acme/tool-0", "acme/tool-2", "acme/tool-4"]
+    for who, expected in ((None, public), ("dave", public), ("carol", everyone), ("alice", everyone)):
+        headers = basic(who, PASSWORD) if who else None
+        pages = [await search(registry, headers=headers, q="tool", n="2", page=str(page)) for page in (1, 2, 3)]
+        assert [hit["name"] for body in pages for hit in body["results"]] == expected, who
+        assert {(body["num_results"], body["num_pages"]) for body in pages} == {(len(expected), -(-len(expected) // 2))}
