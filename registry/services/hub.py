@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from markdown_it import MarkdownIt
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.base import as_utc
@@ -25,7 +25,8 @@ SHORT_DESCRIPTION_MAX = 100
 FULL_DESCRIPTION_MAX = 25_000
 ORDERS: dict[str, tuple[Any, ...]] = {
     "pulls": (Repository.pull_count.desc(), Repository.name), "stars": (Repository.star_count.desc(), Repository.name),
-    "recent": (Repository.last_pushed_at.desc(), Repository.name), "name": (Repository.name,)}
+    # nulls_last: SQLite and PostgreSQL put never-pushed repositories at opposite ends otherwise.
+    "recent": (Repository.last_pushed_at.desc().nulls_last(), Repository.name), "name": (Repository.name,)}
 # CommonMark with tables; raw HTML is escaped, and links to javascript:/data: are refused by markdown-it.
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
@@ -83,26 +84,48 @@ async def repository(session: Reader, name: str) -> RepositoryView | None:
 
 
 async def listing(session: Reader, readable: ColumnElement[bool], *, namespace: str | None = None,
-                  order: str = "pulls", page: int = 1, page_size: int = 25) -> tuple[int, list[RepositoryView]]:
-    """(how many, one page of) the repositories the caller may read, of one namespace or all."""
+                  matching: str = "", order: str = "pulls", page: int = 1,
+                  page_size: int = 25) -> tuple[int, list[RepositoryView]]:
+    """(how many, one page of) the repositories the caller may read, of one namespace or all, whose names
+    contain `matching`. The official namespace holds the single-component names too (`busybox`)."""
     where = [readable]
     if namespace is not None:
-        where.append(Repository.name.startswith(namespace + "/", autoescape=True))
+        inside = Repository.name.startswith(namespace + "/", autoescape=True)
+        where.append(or_(inside, not_(Repository.name.contains("/"))) if namespace == OFFICIAL_NAMESPACE else inside)
+    if matching:
+        where.append(Repository.name.contains(matching, autoescape=True))
     total = await session.scalar(select(func.count()).select_from(Repository).where(*where)) or 0
     rows = await session.execute(select(*_COLUMNS).where(*where).order_by(*ORDERS[order])
                                  .limit(page_size).offset((page - 1) * page_size))
     return total, [_view(tuple(row)) for row in rows]
 
 
-async def tags(session: Reader, name: str) -> list[TagView]:
-    """The repository's tags, newest push first, with what each costs to pull and where it runs."""
-    rows = await session.execute(
-        select(Tag.name, Manifest.digest, Manifest.media_type, Manifest.total_size, Manifest.platforms,
-               Tag.updated_at)
-        .join(Manifest, Manifest.id == Tag.manifest_id).join(Repository, Repository.id == Tag.repository_id)
-        .where(Repository.name == name).order_by(Tag.updated_at.desc(), Tag.name))
+async def stored_name(session: Reader, namespace: str, name: str) -> str:
+    """The repository the Hub's `namespace/name` means: Docker Hub shows single-component names in the
+    official namespace (`library/busybox`), so `library/x` is `x` unless a `library/x` is stored."""
+    full = f"{namespace}/{name}"
+    if namespace != OFFICIAL_NAMESPACE or "/" in name:
+        return full
+    return full if await session.scalar(select(Repository.id).where(Repository.name == full)) else name
+
+
+async def tags(session: Reader, name: str, *, page: int = 1, page_size: int | None = None) -> list[TagView]:
+    """The repository's tags, newest push first, with what each costs to pull and where it runs: all of
+    them, or one page of `page_size`."""
+    query = (select(Tag.name, Manifest.digest, Manifest.media_type, Manifest.total_size, Manifest.platforms,
+                    Tag.updated_at)
+             .join(Manifest, Manifest.id == Tag.manifest_id).join(Repository, Repository.id == Tag.repository_id)
+             .where(Repository.name == name).order_by(Tag.updated_at.desc(), Tag.name))
+    if page_size is not None:
+        query = query.limit(page_size).offset((page - 1) * page_size)
     return [TagView(tag, digest, media_type, size, tuple(json.loads(platforms or "[]")), as_utc(pushed))
-            for tag, digest, media_type, size, platforms, pushed in rows]
+            for tag, digest, media_type, size, platforms, pushed in await session.execute(query)]
+
+
+async def tag_count(session: Reader, name: str) -> int:
+    return await session.scalar(select(func.count()).select_from(Tag)
+                                .join(Repository, Repository.id == Tag.repository_id)
+                                .where(Repository.name == name)) or 0
 
 
 async def set_descriptions(session: AsyncSession, name: str, short: str | None = None,

@@ -1,4 +1,5 @@
-"""The JSON API for accounts under /api/v1 (the web UI and the `berth` CLI use it): a sub-app of its own.
+"""The JSON API under /api/v1 (the web UI and the `berth` CLI use it): accounts, organizations, repositories
+with their tags and stars, webhooks, and its OpenAPI document. A sub-app of its own.
 
 Every answer is JSON; errors have the registry's one shape (`{"errors": [{"code", "message", "detail"}]}`,
 rendered by app.py's middleware). The services' refusals are mapped onto the API's errors here, once.
@@ -13,17 +14,25 @@ from sqlalchemy.exc import IntegrityError
 
 from ... import errors
 from ...services.errors import AccountError, NotFound
-from . import accounts, audit_log, organizations, repositories
+from . import accounts, audit_log, openapi, openapi_accounts, organizations, repositories, stars, tags, webhooks
 
 PREFIX = "/api/v1"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+# Each module lists its routes (`routes()`) and describes them in OPENAPI_PATHS, which openapi.py merges into
+# GET /api/v1/openapi.json; tests/api_v1/test_openapi.py checks that the two name the same operations. The
+# account modules, older than the document, are described in openapi_accounts.py.
+ROUTES = (accounts, organizations, audit_log, repositories, tags, stars, webhooks)
+DESCRIPTIONS = (openapi_accounts, repositories, tags, stars, webhooks, openapi)
+
+
 def setup_api(app: web.Application) -> None:
-    """Mount the JSON API: each resource module lists its routes."""
+    """Mount the JSON API (with every --auth mode: without accounts, reads are open and the rest is refused)."""
     api = web.Application(middlewares=[api_boundary])
-    for module in (accounts, organizations, repositories, audit_log):
+    for module in ROUTES:
         api.router.add_routes(module.routes())
+    api.router.add_routes(openapi.routes(openapi.document(DESCRIPTIONS)))
     app.add_subapp(PREFIX, api)
 
 

@@ -18,6 +18,9 @@ from ... import errors
 MAX_BODY = 64 * 1024
 JSON = "application/json"
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+# JSON may escape a lone surrogate ("\ud800") or NUL ("\u0000"): neither can be stored (UTF-8 cannot encode
+# the one, PostgreSQL refuses the other), so no string field takes them.
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 _TYPE_NAMES = {str: "a string", bool: "true or false", int: "an integer"}
 
 
@@ -35,6 +38,8 @@ class Field:
         if type(value) is not self.kind:  # `type is`: JSON true is not an integer here
             raise errors.ApiError(f"{name!r} must be {_TYPE_NAMES[self.kind]}")
         if isinstance(value, str):
+            if _UNSTORABLE.search(value):
+                raise errors.ApiError(f"{name!r} must not hold NUL characters or lone surrogates")
             if self.choices and value not in self.choices:
                 raise errors.ApiError(f"{name!r} must be one of: {', '.join(self.choices)}")
             if len(value) > self.max_length:

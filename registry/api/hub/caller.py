@@ -4,6 +4,9 @@ A caller proves who it is with `Authorization: Basic` (a password or a personal 
 the Gatekeeper, which rate-limits and audits logins) or `Authorization: Bearer <personal access token>`.
 What the caller cannot see answers 404 with the very message a missing thing gets, so that a refusal
 never tells a stranger that an organization, a user or a private repository exists.
+
+Reads of public things need no login, as on Docker Hub: an anonymous caller sees public repositories.
+With --auth none there are no accounts: everyone reads everything, and whatever needs a caller answers 403.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ... import errors, keys
 from ...db import Database
+from ...db.readpath import Reader
 from ...services import accounts, audit
-from ...services.access import ADMIN, LEVEL_NAMES, READ, WRITE, Principal, repository_level
+from ...services.access import ADMIN, ANONYMOUS, LEVEL_NAMES, READ, WRITE, Principal, repository_level
 from ...services.credentials import authenticate_personal_token
 from ..auth import parse_basic
 
@@ -26,6 +30,9 @@ REALM = "berth"
 # read-write tokens change things, and only read-write-delete tokens (or passwords) delete.
 METHOD_LEVELS = {"GET": READ, "HEAD": READ, "POST": WRITE, "PUT": WRITE, "PATCH": WRITE, "DELETE": ADMIN}
 SCOPE_NAMES = {READ: "read", WRITE: "read-write", ADMIN: "read-write-delete"}
+NO_ACCOUNTS = "this registry runs without accounts (--auth none): there is no one to log in as"
+# With --auth none everyone reads everything: reads are checked as for a site administrator capped at read.
+EVERYONE = Principal(is_admin=True, max_level=READ)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +67,15 @@ def unauthorized(message: str = "authentication required") -> errors.Unauthorize
     return errors.Unauthorized(message, headers={"WWW-Authenticate": f'Basic realm="{REALM}"'})
 
 
-async def authenticate(request: web.Request) -> Caller:
-    """The calling user, allowed by its token's scope to use this request's method; else 401 or 403."""
+def has_accounts(request: web.Request) -> bool:
+    return keys.gatekeeper in request.config_dict  # the Gatekeeper runs with --auth token only
+
+
+async def authenticate(request: web.Request, level: int | None = None) -> Caller:
+    """The calling user, allowed by its token's scope to use this request's method (or to act at `level`,
+    for requests whose method says too much: unstarring is a DELETE); else 401 or 403."""
+    if not has_accounts(request):
+        raise errors.Forbidden(NO_ACCOUNTS)
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "basic":
         try:
@@ -78,9 +92,25 @@ async def authenticate(request: web.Request) -> Caller:
         raise unauthorized()
     if principal.user_id is None:
         raise errors.Forbidden("robot accounts cannot use this API")
-    if principal.max_level < METHOD_LEVELS.get(request.method, ADMIN):
+    if principal.max_level < (METHOD_LEVELS.get(request.method, ADMIN) if level is None else level):
         raise errors.Forbidden(f"a {SCOPE_NAMES[principal.max_level]} access token cannot {request.method} here")
     return Caller(principal, request.remote or "")
+
+
+async def identify(request: web.Request) -> Caller | None:
+    """The caller when the request carries credentials (checked as `authenticate` checks them); None when
+    it comes without, or the registry runs without accounts (which ignores credentials)."""
+    if not has_accounts(request) or "Authorization" not in request.headers:
+        return None
+    return await authenticate(request)
+
+
+def reader(request: web.Request, caller: Caller | None) -> Principal:
+    """Whom reads are checked for: the caller; else anonymous (public repositories only); else, without
+    accounts, everyone."""
+    if caller is not None:
+        return caller.principal
+    return ANONYMOUS if has_accounts(request) else EVERYONE
 
 
 def require_admin(caller: Caller, why: str = "only site administrators may do this") -> Caller:
@@ -124,6 +154,12 @@ async def require_namespace_owner(session: AsyncSession, caller: Caller, namespa
         raise errors.NotFound(f"no user or organization {namespace!r}")
     if role != accounts.OWNER:
         raise errors.Forbidden(f"only the owners of {namespace!r} may manage it")
+
+
+async def require_readable(session: Reader, principal: Principal, repository: str) -> None:
+    """Pass readers of the repository; to others it is missing."""
+    if await repository_level(session, principal, repository) < READ:
+        raise errors.NotFound(f"no repository {repository!r}")
 
 
 async def require_repository_admin(session: AsyncSession, caller: Caller, repository: str) -> None:
