@@ -10,6 +10,7 @@ from ... import errors, keys
 from ...oci import mediatypes as mt
 from ...oci.manifest import MAX_MANIFEST_BYTES
 from ...services import audit, manifests
+from ..hub import webhooks
 from .access import actor, require
 from .params import MAX_PAGE, digest_param, manifest_url, next_link, page, read_limited, repository_name
 
@@ -41,6 +42,7 @@ async def put_manifest(request: web.Request) -> web.Response:
                                               request.headers.get("Content-Type"), extra_tags)
         audit.record(session, actor(request), "push", f"{name}@{pushed.digest}", request.remote or "",
                      tags=list(pushed.tags))
+        await webhooks.enqueue_push(request, session, name, pushed.tags, actor(request))
     response = web.Response(status=201, headers={"Location": manifest_url(name, pushed.digest),
                                                  "Docker-Content-Digest": str(pushed.digest)})
     if pushed.subject:
