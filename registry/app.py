@@ -14,6 +14,7 @@ from .api.auth import Gatekeeper
 from .api.hub.api import setup_api
 from .api.hub.search import setup_search
 from .api.hub.token import setup_token
+from .api.hub.webhooks import WebhookDeliveries
 from .api.v2 import setup_v2
 from .db import Database
 from .db.readpath import open_read_path
@@ -23,6 +24,7 @@ from .services.signing import TokenSigner
 from .services.uploads import UploadService
 from .settings import Settings
 from .storage import open_blob_store
+from .web import setup_web
 
 log = logging.getLogger("berth.registry")
 TOKEN_ISSUER = "berth"
@@ -39,9 +41,10 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_periodic_tasks)
     setup_v2(app)
     setup_search(app)
+    setup_api(app)  # with --auth none too: reads are open to everyone, the rest answers 403
     if settings.auth == "token":
         setup_token(app)
-        setup_api(app)
+    setup_web(app)  # the pages, in both auth modes (read-only ones with --auth none)
     return app
 
 
@@ -65,7 +68,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _periodic_tasks(app: web.Application) -> AsyncIterator[None]:
-    """Every worker purges idle uploads (upload_ttl), writes its pull counts, and picks up rotated keys."""
+    """Every worker purges idle uploads (upload_ttl), writes its pull counts, picks up rotated keys, and
+    sends due webhook deliveries."""
     settings = app[keys.settings]
 
     async def purge_uploads() -> None:
@@ -78,12 +82,15 @@ async def _periodic_tasks(app: web.Application) -> AsyncIterator[None]:
 
     tasks = [asyncio.create_task(_repeat(settings.upload_purge_interval, purge_uploads)),
              asyncio.create_task(_repeat(PULL_COUNT_SECONDS, flush_pull_counts))]
+    deliveries = WebhookDeliveries(app)
+    tasks.append(asyncio.create_task(_repeat(deliveries.policy.poll_interval, deliveries.deliver_due)))
     if keys.gatekeeper in app:
         tasks.append(asyncio.create_task(_repeat(KEY_RELOAD_SECONDS, app[keys.gatekeeper].reload_keys)))
     yield
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    await deliveries.close()
     await flush_pull_counts()  # the pulls of the last seconds count too
 
 

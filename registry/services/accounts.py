@@ -19,6 +19,7 @@ from .access import LEVELS, OFFICIAL_NAMESPACE, OWNERS_TEAM, namespace_of
 from .credentials import REFRESH, hash_password, new_secret, secret_hash
 from .errors import AccountError, NotFound
 from .repositories import ensure_repository
+from .web_sessions import end_user_sessions
 
 ACCOUNT_NAME = re.compile(r"[a-z0-9]{4,30}")  # Docker Hub's rule for users and organizations
 TEAM_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}")
@@ -85,8 +86,9 @@ async def set_password(session: AsyncSession, name: str, password: str) -> None:
         raise AccountError("the password must have at least 8 characters")
     user = await get_user(session, name)
     await session.execute(update(User).where(User.id == user.id).values(password_hash=hash_password(password)))
-    # Sessions logged in with the old password end (docker's identity tokens); access tokens stay.
+    # Sessions logged in with the old password end (docker's identity tokens, browsers); access tokens stay.
     await session.execute(delete(AccessToken).where(AccessToken.user_id == user.id, AccessToken.kind == REFRESH))
+    await end_user_sessions(session, user.id)
 
 
 async def delete_user(session: AsyncSession, name: str) -> None:
