@@ -3,7 +3,7 @@
 
 VENV ?= .venv
 PYTHON ?= python3
-APT_TEST_PACKAGES := skopeo umoci busybox-static docker.io podman buildah runc crun docker-registry wrk postgresql chromium
+APT_TEST_PACKAGES := skopeo umoci busybox-static docker.io podman buildah runc crun docker-registry wrk postgresql chromium nginx docker-compose
 
 .PHONY: serve test install install-test bench
 

@@ -3,7 +3,7 @@
 import asyncio
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -19,10 +19,17 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
     return not (name or "").startswith(("repository_search", "ix_repository_search"))
 
 
+# Replicas starting together all migrate: on PostgreSQL the first takes this lock and the others wait, then
+# find the database at head. The upgrade is one transaction (transactional DDL), which holds the lock.
+MIGRATION_LOCK = 0x62657274  # "bert", any constant shared by every replica
+
+
 def run_migrations(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=Base.metadata, include_name=include_name,
                       render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 
