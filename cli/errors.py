@@ -14,6 +14,9 @@ class ExitCode(IntEnum):
     NETWORK = 5  # the registry cannot be reached or broke off
     REFERENCE = 6  # an image reference that is not one
     STORE = 7  # the local image store cannot do it
+    RUN_FAILED = 125  # berth could not create or start the container (docker run's own failures)
+    NOT_EXECUTABLE = 126  # the container's command cannot be executed
+    COMMAND_NOT_FOUND = 127  # the container's command does not exist
 
 
 class CliError(Exception):
@@ -42,3 +45,13 @@ class ReferenceError_(CliError):  # noqa: N801 - the builtin ReferenceError mean
 
 class LocalStoreError(CliError):
     code = ExitCode.STORE
+
+
+class ContainerFailed(CliError):
+    """A container could not be created or started: docker run's 125, or 126/127 for its command."""
+
+    code = ExitCode.RUN_FAILED
+
+    def __init__(self, message: str, code: int = ExitCode.RUN_FAILED) -> None:
+        super().__init__(message)
+        self.code = ExitCode(code)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
-
-from .client import RegistryClient
 from .credentials import credentials_for
 from .environment import Environment, read_config
 from .references import ImageRef, parse_ref, plain_http
+
+if TYPE_CHECKING:
+    from .client import RegistryClient
 
 USER_AGENT = "berth/0.1"
 
@@ -39,6 +39,11 @@ def image_ref(env: Environment, text: str) -> ImageRef:
 async def registry_client(env: Environment, registry: str, *, use_credentials: bool = True,
                           connect_seconds: float = 30.0) -> AsyncIterator[RegistryClient]:
     """A client of `registry` with the stored credentials, over HTTP or HTTPS as references.py decides."""
+    # Imported here: aiohttp takes longer to load than `berth run` takes to start a container.
+    import aiohttp
+
+    from .client import RegistryClient
+
     connector = aiohttp.TCPConnector(limit=16)
     client_timeout = aiohttp.ClientTimeout(total=None, connect=connect_seconds, sock_read=connect_seconds * 4)
     async with aiohttp.ClientSession(connector=connector, timeout=client_timeout,

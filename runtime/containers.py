@@ -1,0 +1,204 @@
+"""Per-container state under `<home>/containers/<id>/`, safe for several berth processes at once.
+
+`container.json` is the container as `docker inspect` shows it (Id, Name, Created, Config, HostConfig, State,
+RestartCount, LogPath ...) plus a `Berth` section of what only berth needs (image layers, supervisor pid).
+It is replaced atomically (readers never lock); every read-modify-write holds the container's `lock` file
+(flock), and creating a container holds the store's `.names.lock`, so two `berth run --name x` cannot both
+get the name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .names import random_name
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+SUPERVISOR_LOCK = "supervisor.lock"
+
+
+class ContainerError(Exception):
+    """A container cannot be found, named or changed as asked; the message says why, in one line."""
+
+
+class NoSuchContainer(ContainerError):
+    pass
+
+
+def now() -> str:
+    """RFC 3339 with nanoseconds, in UTC, as docker writes times."""
+    moment = datetime.now(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}000Z"
+
+
+class Container:
+    """One container's record, as read at one moment (`ContainerStore.update` to change it)."""
+
+    def __init__(self, directory: Path, doc: dict[str, Any]) -> None:
+        self.dir, self.doc = directory, doc
+
+    id = property(lambda self: str(self.doc["Id"]))
+    name = property(lambda self: str(self.doc["Name"]).lstrip("/"))
+    config = property(lambda self: self.doc["Config"])
+    host_config = property(lambda self: self.doc["HostConfig"])
+    state = property(lambda self: self.doc["State"])
+    berth = property(lambda self: self.doc["Berth"])
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    @property
+    def status(self) -> str:
+        """created, running, restarting, exited (or dead: the supervisor went away without saying how)."""
+        status = str(self.state["Status"])
+        if status in ("running", "restarting") and not self.supervised:
+            return "dead"
+        return status
+
+    @property
+    def supervised(self) -> bool:
+        """Whether a supervisor holds the container (its lock on `supervisor.lock`, held for as long as it
+        lives: unlike a pid, it cannot be mistaken for another process's)."""
+        try:
+            fd = os.open(self.dir / SUPERVISOR_LOCK, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    @property
+    def running(self) -> bool:
+        return self.status in ("running", "restarting")
+
+    @property
+    def log_path(self) -> Path:
+        return self.dir / f"{self.id}-json.log"
+
+    @property
+    def bundle(self) -> Path:
+        return self.dir / "bundle"
+
+
+class ContainerStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def create(self, doc: dict[str, Any], name: str | None) -> Container:
+        """Store a new container from `doc` (without Id, Name, Created): a fresh id, and `name` or a random one."""
+        with self._locked(self.root / ".names.lock"):
+            taken = {c.name: c for c in self.list()}
+            if name and name in taken:
+                raise ContainerError(f'Conflict. The container name "/{name}" is already in use by container '
+                                     f'"{taken[name].id}". You have to remove (or rename) that container to be '
+                                     "able to reuse that name.")
+            while not name or name in taken:
+                name = random_name()
+            container_id = os.urandom(32).hex()
+            directory = self.root / container_id
+            directory.mkdir(mode=0o700)
+            full = {"Id": container_id, "Created": now(), "Name": f"/{name}", **doc}
+            full["LogPath"] = str(directory / f"{container_id}-json.log")
+            _write(directory / "container.json", full)
+            return Container(directory, full)
+
+    def list(self) -> list[Container]:
+        """Every container, newest first."""
+        found = []
+        for directory in self.root.iterdir():
+            if directory.name.startswith(".") or not directory.is_dir():
+                continue
+            container = self._read(directory)
+            if container is not None:
+                found.append(container)
+        return sorted(found, key=lambda c: c.doc["Created"], reverse=True)
+
+    def get(self, text: str) -> Container:
+        """The container `text` names: a full id, a name, or a unique id prefix (docker's order)."""
+        containers = self.list()
+        for matches in ([c for c in containers if c.id == text], [c for c in containers if c.name == text.lstrip("/")],
+                        [c for c in containers if text and c.id.startswith(text)]):
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                raise ContainerError(f"multiple IDs found with provided prefix: {text}")
+        raise NoSuchContainer(f"No such container: {text}")
+
+    def reload(self, container: Container) -> Container:
+        found = self._read(container.dir)
+        if found is None:
+            raise NoSuchContainer(f"No such container: {container.id}")
+        return found
+
+    @contextlib.contextmanager
+    def update(self, container: Container) -> Iterator[Container]:
+        """The container's latest record, locked; what the caller changes in `.doc` is written back."""
+        with self._locked(container.dir / "lock"):
+            current = self.reload(container)
+            yield current
+            _write(current.dir / "container.json", current.doc)
+
+    @contextlib.contextmanager
+    def locked(self, container: Container) -> Iterator[Container]:
+        """Hold the container's lock without writing (removal, start): its latest record."""
+        with self._locked(container.dir / "lock"):
+            yield self.reload(container)
+
+    def remove(self, container: Container) -> None:
+        """Forget the container: its record, logs, upper directory (the caller has unmounted it)."""
+        import shutil  # loaded only when something is removed
+
+        shutil.rmtree(self.bury(container), ignore_errors=True)
+
+    def bury(self, container: Container) -> Path:
+        """Take the container out of every listing at once (one rename); its files are then deleted at
+        leisure from the returned directory (`sweep` finishes what an interrupted removal left)."""
+        graveyard = self.root / f".removing-{container.id}"
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(container.dir, graveyard)
+        return graveyard
+
+    def sweep(self) -> None:
+        import shutil
+
+        for graveyard in self.root.glob(".removing-*"):
+            shutil.rmtree(graveyard, ignore_errors=True)
+
+    def _read(self, directory: Path) -> Container | None:
+        try:
+            doc = json.loads((directory / "container.json").read_text())
+        except (FileNotFoundError, NotADirectoryError):
+            return None  # being created or removed right now
+        except (OSError, ValueError) as exc:
+            raise ContainerError(f"{directory / 'container.json'} is unreadable: {exc}") from None
+        return Container(directory, doc)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _locked(path: Path) -> Iterator[None]:
+        try:
+            lock = open(path, "a")
+        except FileNotFoundError:
+            raise NoSuchContainer(f"No such container: {path.parent.name}") from None
+        with lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+
+def _write(path: Path, doc: dict[str, Any]) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(doc, indent=1))
+    os.replace(temporary, path)

@@ -1,0 +1,141 @@
+"""Where containers live on disk, and what other berth processes do to a running one: stop, kill, wait, remove.
+
+A running container belongs to its supervisor; another process never waits for it with waitpid. It signals
+the container's process, marks the record as stopped by hand (so the restart policy leaves it alone), and
+watches the record until the supervisor writes how the container ended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import kernel
+from .containers import Container, ContainerError, ContainerStore
+from .oci_runtime import OciRuntime, RuntimeFailed
+from .rootfs import LayerStore, Rootfs
+
+POLL = 0.02
+
+
+@dataclass(frozen=True)
+class RuntimeHome:
+    """berth's runtime directories under its data directory (beside images/)."""
+
+    root: Path
+
+    def containers(self) -> ContainerStore:
+        return ContainerStore(self.root / "containers")
+
+    def layers(self) -> LayerStore:
+        return LayerStore(self.root / "layers")
+
+    def runtime(self, name: str | None) -> OciRuntime:
+        state = self.root / "runc"
+        state.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return OciRuntime.find(name, state)
+
+
+def detach(supervise: Callable[[Callable[[RuntimeFailed | None], None]], object], log: Path) -> None:
+    """Run `supervise(started)` in a double-forked process of its own session, which outlives this one; return
+    once it calls `started` (raising the RuntimeFailed it reports, if the container did not start)."""
+    read_end, write_end = os.pipe()
+    if kernel.fork_off(keep=(write_end,), log=log):
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as reader:
+            report = reader.read().decode(errors="replace")
+        if report == "ok":
+            return
+        code, _, message = report.partition(" ")
+        if not code.isdigit():
+            raise RuntimeFailed(f"the container's supervisor ended before starting it (see {log})")
+        raise RuntimeFailed(message, int(code))
+    try:  # pragma: no cover - runs in the forked process
+
+        def started(failure: RuntimeFailed | None) -> None:
+            report = b"ok" if failure is None else f"{failure.exit_code} {failure.message}".encode()
+            with contextlib.suppress(OSError):
+                os.write(write_end, report)
+                os.close(write_end)
+
+        supervise(started)
+    except BaseException as exc:  # noqa: B036 - the supervisor must end here, whatever happens
+        with contextlib.suppress(OSError):
+            os.write(2, f"supervisor: {exc!r}\n".encode())
+    finally:
+        os._exit(0)
+
+
+def signal_container(store: ContainerStore, container: Container, number: int) -> Container:
+    """Send `number` to the container's process, marking it stopped by hand (so a restarting one is not
+    started again); ContainerError if it is neither running nor restarting."""
+    with store.update(container) as current:
+        if not current.running:
+            raise ContainerError(f"Container {container.id} is not running")
+        current.berth["ManuallyStopped"] = True
+        pid = int(current.state.get("Pid") or 0) if current.status == "running" else 0
+    if pid:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, number)
+    return current
+
+
+def stop(store: ContainerStore, container: Container, timeout: float | None) -> None:
+    """The image's StopSignal (or SIGTERM), then SIGKILL after `timeout` seconds (docker's default 10)."""
+    current = store.reload(container)
+    first = stop_signal(current.config.get("StopSignal"))
+    with contextlib.suppress(ContainerError):
+        signal_container(store, container, first)
+    if wait_stopped(store, container, 10 if timeout is None else timeout):
+        return
+    with contextlib.suppress(ContainerError):
+        signal_container(store, container, signal.SIGKILL)
+    wait_stopped(store, container, None)
+
+
+def wait_stopped(store: ContainerStore, container: Container, timeout: float | None) -> bool:
+    """Wait until the container is not running (its supervisor has written how it ended); False on timeout."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        try:
+            current = store.reload(container)
+        except ContainerError:
+            return True  # removed (--rm) once it exited
+        if not current.running and not current.supervised:
+            return True  # and its supervisor is done: unmounted, free to start or remove
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        time.sleep(POLL)
+
+
+def stop_signal(name: object) -> int:
+    """A StopSignal as images write it: "SIGQUIT", "QUIT", "3"; SIGTERM when absent or unknown."""
+    text = str(name or "").upper()
+    if text.isdigit():
+        return int(text)
+    with contextlib.suppress(AttributeError):
+        return int(getattr(signal, text if text.startswith("SIG") else f"SIG{text}"))
+    return signal.SIGTERM
+
+
+def remove(home: RuntimeHome, container: Container, force: bool, runtime: str | None = None) -> None:
+    """Delete a container; a running one only with `force` (then it is killed first)."""
+    store = home.containers()
+    current = store.reload(container)
+    if current.running:
+        if not force:
+            raise ContainerError(f"You cannot remove a running container {container.id}. Stop the container "
+                                 "before attempting removal or force remove")
+        with contextlib.suppress(ContainerError):
+            signal_container(store, current, signal.SIGKILL)
+        wait_stopped(store, current, None)
+    with contextlib.suppress(RuntimeFailed):
+        home.runtime(current.host_config.get("Runtime") or runtime).delete(current.id)
+    with contextlib.suppress(OSError):
+        Rootfs(current.dir).unmount()
+    store.remove(current)

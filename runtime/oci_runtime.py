@@ -1,0 +1,93 @@
+"""The OCI runtime binary (runc by default), driven through its command line with private state (`--root`).
+
+A container is started with `run --detach`: one runtime process creates and starts it, then exits; the
+container's process is left to the caller, who must be a child subreaper to wait for it. The runtime's own
+errors go to a JSON log file (not to the container's stdio, which the runtime hands on to the container), so
+that a failure to start reads as one line and maps to docker's exit codes: 127 when the command is not
+found, 126 when it cannot be executed, 125 otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_RUNTIME = "runc"
+NOT_FOUND, NOT_EXECUTABLE, FAILED = 127, 126, 125
+
+
+class RuntimeFailed(Exception):
+    """The runtime could not do what was asked; `exit_code` is what `docker run` returns for it."""
+
+    def __init__(self, message: str, exit_code: int = FAILED) -> None:
+        super().__init__(message)
+        self.message, self.exit_code = message, exit_code
+
+
+@dataclass(frozen=True)
+class OciRuntime:
+    binary: str  # a name on PATH or a path
+    state_root: Path  # --root: this berth's containers only
+
+    @staticmethod
+    def find(name: str | None, state_root: Path) -> OciRuntime:
+        from shutil import which  # shutil takes longer to load than this one call
+
+        wanted = name or DEFAULT_RUNTIME
+        found = which(wanted)
+        if found is None:
+            raise RuntimeFailed(f"OCI runtime {wanted!r} not found (install runc, or give --runtime PATH)")
+        return OciRuntime(found, state_root)
+
+    def _argv(self, log: Path | None, *args: str) -> list[str]:
+        logging = ["--log", str(log), "--log-format", "json"] if log else []
+        return [self.binary, "--root", str(self.state_root), *logging, *args]
+
+    def run_detached(self, container_id: str, bundle: Path, stdio: tuple[int, int, int],
+                     console_socket: str | None = None) -> int:
+        """Create and start the container with `stdio` as its stdin, stdout and stderr (or a terminal whose
+        master goes to `console_socket`); returns its pid."""
+        console = ["--console-socket", console_socket] if console_socket else []
+        log, pid_file = bundle / "runtime.log", bundle / "pid"
+        log.unlink(missing_ok=True)
+        pid_file.unlink(missing_ok=True)
+        done = subprocess.run(self._argv(log, "run", "--detach", *console, "--bundle", str(bundle),
+                                         "--pid-file", str(pid_file), container_id),
+                              stdin=stdio[0], stdout=stdio[1], stderr=stdio[2], start_new_session=True)
+        if done.returncode != 0:
+            message = _last_error(log) or f"{Path(self.binary).name} exited {done.returncode}"
+            raise RuntimeFailed(message, _exit_code_for(message))
+        return int(pid_file.read_text())
+
+    def delete(self, container_id: str) -> None:
+        """Forget a stopped container (its state and cgroups); nothing happens if the runtime holds none."""
+        if (self.state_root / container_id).exists():
+            subprocess.run(self._argv(None, "delete", "--force", container_id), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _last_error(log: Path) -> str:
+    """The runtime's last error message in its JSON log."""
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return ""
+    for line in reversed(lines):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("level") in ("error", "fatal") and entry.get("msg"):
+            return str(entry["msg"])
+    return ""
+
+
+def _exit_code_for(message: str) -> int:
+    """docker's mapping of a start failure to run's exit status (moby: cli/command/container/run.go)."""
+    if "executable file not found" in message or "no such file or directory" in message:
+        return NOT_FOUND
+    if "permission denied" in message or "is a directory" in message:
+        return NOT_EXECUTABLE
+    return FAILED

@@ -1,0 +1,131 @@
+"""The layer store: each layer blob unpacked once, by digest, into `<root>/<algorithm>/<hex>/`.
+
+A layer directory is complete or absent: it is unpacked into `.partial/` and renamed into place, so a crash
+leaves only a partial directory, which the next unpacker of that digest (holding its lock) deletes. A per-digest
+file lock keeps two berth processes from unpacking the same layer at once; the second one waits and reuses it.
+The uncompressed stream is hashed on the way and checked against the image config's diff_id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from registry.oci.digest import Digest
+
+from ..image_store import ImageStore, StoreError
+from .errors import RootfsError
+
+GZIP_MAGIC, ZSTD_MAGIC = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
+CHUNK = 1 << 20
+
+
+class LayerStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        for sub in (".partial", ".locks"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+
+    def path(self, digest: Digest) -> Path:
+        return self.root / digest.algorithm / digest.encoded
+
+    def has(self, digest: Digest) -> bool:
+        return self.path(digest).is_dir()
+
+    def ensure(self, images: ImageStore, digest: Digest, diff_id: Digest | None = None) -> Path:
+        """The directory of layer blob `digest`, unpacked from the image store first if it is not here yet."""
+        target = self.path(digest)
+        if target.is_dir():
+            return target
+        import shutil  # from here on a layer is unpacked: `berth run` of an unpacked image never loads it
+
+        with self._locked(digest):
+            if target.is_dir():
+                return target  # another process unpacked it while we waited
+            for stale in (self.root / ".partial").glob(f"{digest.algorithm}-{digest.encoded}-*"):
+                shutil.rmtree(stale, ignore_errors=True)  # left by a crash: we hold the lock, nobody writes it
+            partial = self.root / ".partial" / f"{digest.algorithm}-{digest.encoded}-{os.urandom(4).hex()}"
+            partial.mkdir(mode=0o755)
+            try:
+                self._unpack(images, digest, diff_id, partial)
+                target.parent.mkdir(exist_ok=True)
+                os.rename(partial, target)
+            except BaseException:
+                shutil.rmtree(partial, ignore_errors=True)
+                raise
+        return target
+
+    def _unpack(self, images: ImageStore, digest: Digest, diff_id: Digest | None, partial: Path) -> None:
+        try:
+            blob = images.open_blob(digest)
+        except StoreError as exc:
+            raise RootfsError(str(exc)) from None
+        with blob:
+            hasher = hashlib.new(diff_id.algorithm if diff_id else "sha256")
+            stream = _Hashing(_decompressed(blob), hasher)
+            from .unpack import unpack  # tarfile and friends: loaded only when there is a layer to unpack
+
+            try:
+                unpack(stream, partial)  # type: ignore[arg-type]  # read() is all tarfile's stream mode uses
+                for _ in iter(lambda: stream.read(CHUNK), b""):
+                    pass  # tar's trailing zero blocks count in the diff_id
+            except (OSError, EOFError, zlib.error) as exc:
+                if isinstance(exc, OSError) and exc.errno is not None:
+                    raise  # a failure to write (disk full, permissions): not the layer's fault
+                raise RootfsError(f"layer {digest} cannot be decompressed: {exc}") from None
+        if diff_id is not None and hasher.hexdigest() != diff_id.encoded:
+            raise RootfsError(f"layer {digest} does not match the image's diff_id {diff_id}")
+
+    def remove_unused(self, keep: set[Digest]) -> int:
+        """Delete every unpacked layer not in `keep`; returns how many went."""
+        import shutil
+
+        removed = 0
+        for algorithm in self.root.iterdir():
+            if algorithm.name.startswith(".") or not algorithm.is_dir():
+                continue
+            for layer in algorithm.iterdir():
+                if Digest.parse(f"{algorithm.name}:{layer.name}") not in keep:
+                    with self._locked(Digest.parse(f"{algorithm.name}:{layer.name}")):
+                        shutil.rmtree(layer, ignore_errors=True)
+                    removed += 1
+        return removed
+
+    @contextlib.contextmanager
+    def _locked(self, digest: Digest) -> Iterator[None]:
+        with open(self.root / ".locks" / f"{digest.algorithm}-{digest.encoded}", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+
+def _decompressed(blob: IO[bytes]) -> IO[bytes]:
+    """gzip, zstd or a plain tar, told apart by their first bytes (media types lie often enough)."""
+    magic = blob.read(4)
+    blob.seek(0)
+    if magic.startswith(GZIP_MAGIC):
+        import gzip
+
+        return gzip.GzipFile(fileobj=blob, mode="rb")  # type: ignore[return-value]
+    if magic.startswith(ZSTD_MAGIC):
+        import zstandard  # only zstd layers pay for loading it
+
+        return zstandard.ZstdDecompressor().stream_reader(blob, read_across_frames=True)  # type: ignore[return-value]
+    return blob
+
+
+class _Hashing:
+    """A reader that hashes what passes through it."""
+
+    def __init__(self, source: IO[bytes], hasher: hashlib._Hash) -> None:
+        self.source, self.hasher = source, hasher
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.source.read(size)
+        self.hasher.update(data)
+        return data

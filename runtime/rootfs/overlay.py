@@ -1,0 +1,54 @@
+"""A container's root filesystem: an overlay of its image's layers with its own upper and work directories.
+
+`<container>/upper` holds what the container changed (kept across restarts, gone with the container),
+`<container>/work` is overlayfs' scratch space, `<container>/rootfs` the mount point the bundle names.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .. import kernel
+from .errors import RootfsError
+
+
+class Rootfs:
+    def __init__(self, container_dir: Path) -> None:
+        self.dir = container_dir
+        self.path = container_dir / "rootfs"
+        self.upper, self.work = container_dir / "upper", container_dir / "work"
+
+    @property
+    def mounted(self) -> bool:
+        return kernel.is_mountpoint(self.path)
+
+    def mount(self, layers: list[Path]) -> None:
+        """Stack `layers` (bottom first, as a manifest lists them) under the container's upper directory."""
+        if self.mounted:
+            return
+        for directory in (self.path, self.upper, self.work):
+            directory.mkdir(mode=0o755, exist_ok=True)
+        if not layers:
+            empty = self.dir / "empty"
+            empty.mkdir(exist_ok=True)
+            layers = [empty]
+        try:
+            kernel.mount_overlay(self.path, list(reversed(layers)), self.upper, self.work)
+        except OSError as exc:
+            raise RootfsError(f"cannot mount the root filesystem: {exc.strerror or exc}") from None
+
+    def unmount(self, lazy: bool = False) -> None:
+        """Unmount if mounted; lazily when asked or when something still holds it (it goes when they let go)."""
+        if not self.mounted:
+            return
+        try:
+            kernel.unmount(self.path, lazy)
+        except OSError as exc:
+            if exc.errno != 16:  # EBUSY
+                raise RootfsError(f"cannot unmount {self.path}: {exc.strerror}") from None
+            kernel.unmount(self.path, lazy=True)
+
+    def real_path(self) -> str:
+        """The mount point as runc needs it: absolute, no symlinks."""
+        return os.path.realpath(self.path)
