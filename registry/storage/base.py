@@ -3,14 +3,19 @@
 The store knows nothing of repositories or of which blobs are visible: the database decides that. A blob
 exists in the store only after `commit_upload` has made it durable under its digest, so a crash at any
 moment leaves either nothing or a whole blob (which stays invisible until the database links it).
-Upload scratch data is written only while `lock_upload` is held, and the holder records the new size in
-the database before releasing it: so the size and digest the database holds always describe the bytes.
+
+Uploads: the database row of an upload records an `UploadProgress` (its size and the store's own opaque
+state) and is the only truth about it, so any process or replica can continue it. Callers serialize the
+use of one upload (UploadService holds a lease in the database, the one lock for every store) and record
+each progress `append_upload` returns before the next call. A progress that was never recorded (its
+writer died, or lost its lease) is superseded by the next append from the recorded one: stores must keep
+the recorded bytes intact until then, whatever a stray writer does.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -22,46 +27,59 @@ class UploadMissing(Exception):
 
 
 class UploadConflict(Exception):
-    """Another request holds the upload right now."""
+    """Another writer is using the upload's scratch data right now (a store may detect it, not must)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UploadProgress:
+    """Where an upload stands: `size` bytes stored, and what the store needs to continue from there."""
+    size: int = 0
+    state: str = ""  # opaque to callers; "" for a new upload
 
 
 class BlobStore(Protocol):
     async def start_upload(self, upload_id: str) -> None:
-        """Create empty scratch data for a new upload."""
+        """Create empty scratch data for a new upload (its progress is `UploadProgress()`)."""
 
-    def lock_upload(self, upload_id: str) -> AbstractAsyncContextManager[None]:
-        """Exclusive use of an upload's scratch data across processes, without waiting.
+    async def append_upload(self, upload_id: str, progress: UploadProgress, chunks: AsyncIterable[bytes],
+                            on_chunk: Callable[[bytes], None]) -> UploadProgress:
+        """Write `chunks` after the `progress.size` bytes recorded, and return the progress to record.
 
-        Raises UploadMissing when there is no such upload, UploadConflict when another holder has it.
+        Bytes beyond the recorded progress (from a writer that died before the database caught up) are
+        discarded. Each chunk goes to `on_chunk` (a hasher) as it is written. When `chunks` raises, the
+        error propagates and the recorded progress stays valid.
         """
 
-    async def append_upload(self, upload_id: str, offset: int, chunks: AsyncIterable[bytes],
-                            on_chunk: Callable[[bytes], None]) -> int:
-        """Write `chunks` at `offset`, dropping anything stored past it, and return the new size.
+    def read_upload(self, upload_id: str, progress: UploadProgress) -> AsyncIterator[bytes]:
+        """Stream the upload's bytes (to compute a digest nobody kept).
 
-        `offset` is the size the database recorded; bytes beyond it (from a writer that died before the
-        database caught up) are discarded. Each chunk goes to `on_chunk` (a hasher) as it is written.
-        Call only while holding `lock_upload`.
+        A store may seal the upload to read it: afterwards only `commit_upload` or `cancel_upload`.
         """
 
-    def read_upload(self, upload_id: str, size: int) -> AsyncIterator[bytes]:
-        """Stream the first `size` bytes of an upload (to compute a digest nobody kept)."""
+    async def commit_upload(self, upload_id: str, progress: UploadProgress, digest: Digest) -> None:
+        """Make the upload's bytes the blob `digest`, durably; drop the scratch data.
 
-    async def commit_upload(self, upload_id: str, size: int, digest: Digest) -> None:
-        """Make the first `size` bytes of the upload the blob `digest`, durably; drop the scratch data.
-
-        The caller holds the lock and has verified the digest. If the store already has the digest, the
-        old copy stays (it has the same bytes).
+        The caller has verified the digest. If the store already has the digest, the old copy stays (it
+        has the same bytes). Raises UploadConflict when it can tell the bytes are not the recorded ones.
         """
 
     async def cancel_upload(self, upload_id: str) -> None:
-        """Drop an upload's scratch data. Safe for unknown or committed uploads."""
+        """Drop all of an upload's scratch data, recorded or stray. Safe for unknown or committed uploads."""
 
     def blob_path(self, digest: Digest) -> Path | None:
         """A local file holding the blob, to send with sendfile; None when the store is not local."""
 
-    def read_blob(self, digest: Digest, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+    async def blob_url(self, digest: Digest) -> str | None:
+        """A URL clients may GET the blob from themselves (presigned, expiring); None to serve it ourselves."""
+
+    def read_blob(self, digest: Digest, start: int = 0, end: int | None = None) -> AsyncGenerator[bytes, None]:
         """Stream bytes [start, end) of a stored blob."""
 
     async def delete_blob(self, digest: Digest) -> None:
         """Remove a blob's bytes (garbage collection only). Safe for unknown digests."""
+
+    async def check(self) -> None:
+        """Raise when the store cannot be reached now (readiness probes bound it with a timeout)."""
+
+    async def close(self) -> None:
+        """Release connections. The store is not used afterwards."""

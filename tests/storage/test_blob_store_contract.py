@@ -1,24 +1,51 @@
 """The BlobStore contract (registry/storage/base.py), run against every store implementation.
 
-Like distribution's DriverSuite: one suite, parametrized over the stores (the filesystem today; S3 joins
-with the scale-out work), so a new store is done when this passes.
+Like distribution's DriverSuite: one suite, parametrized over the stores (a directory, and S3 on a real
+SeaweedFS server), so a new store is done when this passes. Sizes cross S3's part size (8 MiB) so that
+the S3 store's parts, tails and multipart uploads are all exercised.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 
 from registry.oci.digest import Digest
-from registry.storage import BlobStore, FilesystemBlobStore, UploadConflict, UploadMissing
+from registry.storage import BlobStore, FilesystemBlobStore, S3BlobStore, UploadMissing, UploadProgress
+
+MiB = 1 << 20
+StoreFactory = Callable[[], BlobStore]
 
 
-@pytest.fixture(params=["filesystem"])
-def store(request: pytest.FixtureRequest, tmp_path) -> BlobStore:  # type: ignore[no-untyped-def]
-    return FilesystemBlobStore(tmp_path / "store")
+@pytest.fixture(params=["filesystem", "s3"])
+async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreFactory]:
+    """Makes store instances on one shared location: a second instance stands for another process."""
+    made: list[BlobStore] = []
+    prefix = f"contract/{uuid.uuid4().hex}"
+
+    def make() -> BlobStore:
+        if request.param == "filesystem":
+            store: BlobStore = FilesystemBlobStore(tmp_path / "store")
+        else:
+            server = request.getfixturevalue("seaweedfs")
+            store = S3BlobStore(server.bucket, prefix, server.config())
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        await store.close()
+
+
+@pytest.fixture
+def store(stores: StoreFactory) -> BlobStore:
+    return stores()
 
 
 async def _chunks(*parts: bytes) -> AsyncIterator[bytes]:
@@ -30,41 +57,64 @@ async def _read(stream: AsyncIterator[bytes]) -> bytes:
     return b"".join([chunk async for chunk in stream])
 
 
+async def _append(store: BlobStore, upload: str, progress: UploadProgress, *parts: bytes,
+                  seen: bytearray | None = None) -> UploadProgress:
+    return await store.append_upload(upload, progress, _chunks(*parts), seen.extend if seen is not None else _drop)
+
+
+def _drop(_chunk: bytes) -> None:
+    pass
+
+
 async def test_an_upload_appended_in_pieces_commits_as_its_blob(store: BlobStore):
-    data = os.urandom(3 << 20)
+    data = os.urandom(11 * MiB)
     digest = Digest.of(data)
     await store.start_upload("u1")
     seen = bytearray()
-    async with store.lock_upload("u1"):
-        size = await store.append_upload("u1", 0, _chunks(data[:1000], data[1000:2 << 20]), seen.extend)
-        size = await store.append_upload("u1", size, _chunks(data[2 << 20:]), seen.extend)
-        assert size == len(data) and bytes(seen) == data
-        assert await _read(store.read_upload("u1", size)) == data
-        await store.commit_upload("u1", size, digest)
+    progress = await _append(store, "u1", UploadProgress(), data[:1000], data[1000:2 * MiB], seen=seen)
+    assert progress.size == 2 * MiB
+    progress = await _append(store, "u1", progress, data[2 * MiB:], seen=seen)
+    assert progress.size == len(data) and bytes(seen) == data
+    assert await _read(store.read_upload("u1", progress)) == data
+    await store.commit_upload("u1", progress, digest)
     assert await _read(store.read_blob(digest)) == data
     assert await _read(store.read_blob(digest, 10, 20)) == data[10:20]
+    assert await _read(store.read_blob(digest, 9 * MiB)) == data[9 * MiB:]
     with pytest.raises(UploadMissing):
-        async with store.lock_upload("u1"):
-            pass
+        await _append(store, "u1", progress, b"more")
 
 
 async def test_appending_at_a_recorded_offset_drops_what_a_dead_writer_left(store: BlobStore):
     await store.start_upload("u2")
-    async with store.lock_upload("u2"):
-        await store.append_upload("u2", 0, _chunks(b"good", b"stray bytes"), lambda _: None)
-        # The database recorded only 4 bytes: the writer died before saying more.
-        size = await store.append_upload("u2", 4, _chunks(b" data"), lambda _: None)
-        assert size == 9 and await _read(store.read_upload("u2", size)) == b"good data"
+    recorded = await _append(store, "u2", UploadProgress(), b"good")
+    # A writer sent 9 MiB (a whole S3 part) and died before the database recorded its progress.
+    await _append(store, "u2", recorded, os.urandom(9 * MiB), b"stray")
+    rest = os.urandom(9 * MiB)
+    progress = await _append(store, "u2", recorded, b" data", rest)
+    data = b"good data" + rest
+    assert progress.size == len(data) and await _read(store.read_upload("u2", progress)) == data
+    await store.commit_upload("u2", progress, Digest.of(data))
+    assert await _read(store.read_blob(Digest.of(data))) == data
 
 
-async def test_an_upload_has_one_holder_at_a_time(store: BlobStore):
-    await store.start_upload("u3")
-    async with store.lock_upload("u3"):
-        with pytest.raises(UploadConflict):
-            async with store.lock_upload("u3"):
-                pass
-    async with store.lock_upload("u3"):  # free again once released
-        pass
+async def test_another_instance_continues_an_upload_from_its_recorded_progress(stores: StoreFactory):
+    first, second = stores(), stores()
+    part = os.urandom(6 * MiB)
+    await first.start_upload("u3")
+    progress = await _append(first, "u3", UploadProgress(), part)
+    progress = await _append(second, "u3", progress, part)
+    progress = await _append(first, "u3", progress, b"end")
+    data = part + part + b"end"
+    await second.commit_upload("u3", progress, Digest.of(data))
+    assert hashlib.sha256(await _read(first.read_blob(Digest.of(data)))).digest() == hashlib.sha256(data).digest()
+
+
+async def test_an_empty_body_changes_nothing_and_an_empty_upload_is_the_empty_blob(store: BlobStore):
+    await store.start_upload("u4")
+    progress = await _append(store, "u4", UploadProgress())
+    assert progress.size == 0
+    await store.commit_upload("u4", progress, Digest.of(b""))
+    assert await _read(store.read_blob(Digest.of(b""))) == b""
 
 
 async def test_committing_a_digest_the_store_has_keeps_the_old_copy(store: BlobStore):
@@ -72,38 +122,49 @@ async def test_committing_a_digest_the_store_has_keeps_the_old_copy(store: BlobS
     digest = Digest.of(data)
     for upload in ("a", "b"):
         await store.start_upload(upload)
-        async with store.lock_upload(upload):
-            await store.append_upload(upload, 0, _chunks(data), lambda _: None)
-            await store.commit_upload(upload, len(data), digest)
+        progress = await _append(store, upload, UploadProgress(), data)
+        await store.commit_upload(upload, progress, digest)
     assert await _read(store.read_blob(digest)) == data
 
 
 async def test_cancel_and_delete_are_safe_for_unknown_names(store: BlobStore):
     await store.cancel_upload("never-started")
     await store.delete_blob(Digest.of(b"never stored"))
-    await store.start_upload("u4")
-    await store.cancel_upload("u4")
+    await store.start_upload("u5")
+    progress = await _append(store, "u5", UploadProgress(), os.urandom(9 * MiB))
+    await store.cancel_upload("u5")
     with pytest.raises(UploadMissing):
-        async with store.lock_upload("u4"):
-            pass
+        await _append(store, "u5", progress, b"more")
+    with pytest.raises(UploadMissing):
+        await _append(store, "u5", UploadProgress(), b"more")
+
+
+async def test_deleted_and_unknown_blobs_cannot_be_read(store: BlobStore):
+    data = b"to be collected"
+    await store.start_upload("u6")
+    await store.commit_upload("u6", await _append(store, "u6", UploadProgress(), data), Digest.of(data))
+    await store.delete_blob(Digest.of(data))
+    for digest in (Digest.of(data), Digest.of(b"never stored")):
+        with pytest.raises(FileNotFoundError):
+            await _read(store.read_blob(digest))
 
 
 async def test_hostile_upload_ids_reach_no_file(store: BlobStore):
     for upload_id in ("..", "../blobs", "a/b", "a\0b", ""):
         with pytest.raises(UploadMissing):
-            async with store.lock_upload(upload_id):
-                pass
+            await _append(store, upload_id, UploadProgress(), b"x")
+        with pytest.raises(UploadMissing):
+            await store.start_upload(upload_id)
 
 
 async def test_concurrent_commits_of_one_digest_leave_one_whole_blob(store: BlobStore):
-    data = os.urandom(1 << 20)
+    data = os.urandom(1 * MiB)
     digest = Digest.of(data)
 
     async def upload(upload_id: str) -> None:
         await store.start_upload(upload_id)
-        async with store.lock_upload(upload_id):
-            await store.append_upload(upload_id, 0, _chunks(data), lambda _: None)
-            await store.commit_upload(upload_id, len(data), digest)
+        progress = await _append(store, upload_id, UploadProgress(), data)
+        await store.commit_upload(upload_id, progress, digest)
 
     await asyncio.gather(*(upload(f"c{i}") for i in range(8)))
     assert await _read(store.read_blob(digest)) == data

@@ -1,0 +1,307 @@
+"""BlobStore on S3 (aiobotocore): blobs/<alg>/<hex> under a prefix; uploads as multipart uploads.
+
+An upload's bytes are whole parts of a multipart upload at uploads/<id>/data, then a tail shorter than
+a part in an object of its own (S3 wants at least 5 MiB in every part but the last, and clients send
+chunks of any size). Each append reads the tail back (less than a part: bounded memory), adds the new
+bytes, sends whole parts and writes the rest as a new tail under a fresh name, so nothing the database
+records is ever overwritten. The recorded state keeps each part's ETag: completing the multipart upload
+with them fails if a stray writer (one whose lease lapsed) replaced a part since.
+
+Committing completes the multipart upload (the tail copied in server-side as the last part) and copies
+the object to the blob's key server-side: S3 fixes an object's key when its multipart upload starts,
+before the digest is known.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+from botocore.exceptions import ClientError
+
+from ..oci.digest import Digest
+from .base import UploadConflict, UploadMissing, UploadProgress
+from .s3parts import PartWriter, UploadParts
+
+READ_CHUNK = 1 << 20
+_MISSING = ("NoSuchKey", "404", "NotFound", "NoSuchUpload")
+
+
+@dataclass(frozen=True, slots=True)
+class S3Config:
+    """Where and how to reach S3. Empty fields fall back to botocore's own lookup (AWS_* variables,
+    ~/.aws, instance roles)."""
+    endpoint_url: str = ""
+    region: str = ""
+    access_key_id: str = ""
+    secret_access_key: str = field(default="", repr=False)
+    redirect: bool = True  # blob GETs answer 307 to a presigned URL
+    presign_seconds: int = 1200
+
+
+class S3BlobStore:
+    # CopyObject copies at most 5 GiB; bigger blobs are copied part by part (UploadPartCopy).
+    copy_limit = 5 << 30
+    copy_part = 1 << 30
+
+    def __init__(self, bucket: str, prefix: str = "", config: S3Config | None = None) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.config = config or S3Config()
+        self._stack = AsyncExitStack()
+        self._client: Any = None
+        self._opening = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"S3BlobStore(s3://{self.bucket}/{self.prefix}, endpoint={self.config.endpoint_url or 'default'})"
+
+    async def client(self) -> Any:
+        """The S3 client, made on first use inside the running loop (each worker has its own)."""
+        if self._client is None:
+            async with self._opening:
+                if self._client is None:
+                    c = self.config
+                    options: dict[str, Any] = {"region_name": c.region or None, "endpoint_url": c.endpoint_url or None}
+                    if c.access_key_id:
+                        options.update(aws_access_key_id=c.access_key_id, aws_secret_access_key=c.secret_access_key)
+                    # Path-style for custom endpoints (SeaweedFS, MinIO); checksums only where S3 requires
+                    # them (we verify every blob's digest ourselves).
+                    config = AioConfig(s3={"addressing_style": "path" if c.endpoint_url else "auto"},
+                                       request_checksum_calculation="when_required",
+                                       response_checksum_validation="when_required",
+                                       retries={"max_attempts": 5, "mode": "standard"},
+                                       max_pool_connections=64)
+                    self._client = await self._stack.enter_async_context(
+                        get_session().create_client("s3", config=config, **options))
+        return self._client
+
+    def blob_key(self, digest: Digest) -> str:
+        return f"{self.prefix}blobs/{digest.algorithm}/{digest.encoded}"
+
+    def _upload_prefix(self, upload_id: str) -> str:
+        if not upload_id or "/" in upload_id or "\0" in upload_id or upload_id in (".", ".."):
+            raise UploadMissing(upload_id)  # callers validate ids; this keeps the store safe regardless
+        return f"{self.prefix}uploads/{upload_id}/"
+
+    async def start_upload(self, upload_id: str) -> None:
+        # A marker, so that appending to a cancelled or purged upload fails like it does on a filesystem.
+        await (await self.client()).put_object(Bucket=self.bucket, Key=self._upload_prefix(upload_id) + "started",
+                                               Body=b"")
+
+    async def append_upload(self, upload_id: str, progress: UploadProgress, chunks: AsyncIterable[bytes],
+                            on_chunk: Callable[[bytes], None]) -> UploadProgress:
+        base = self._upload_prefix(upload_id)
+        parts = UploadParts.parse(progress)
+        s3 = await self.client()
+        tail = b""
+        try:
+            if parts.tail:
+                tail = await self._get_all(base + parts.tail)
+            else:  # the upload may have been cancelled or committed meanwhile
+                await s3.head_object(Bucket=self.bucket, Key=base + "started")
+        except ClientError as exc:
+            raise _translated(exc, upload_id) from None
+        await self._drop_stray_tails(base, parts.tail)
+        writer = PartWriter(s3, self.bucket, base + "data", parts, tail)
+        try:
+            async for chunk in chunks:
+                on_chunk(chunk)
+                await writer.add(chunk)
+            parts = await writer.finish()
+        except ClientError as exc:
+            raise _translated(exc, upload_id) from None
+        finally:
+            await writer.abandon()
+        if not writer.tail_changed:
+            return progress  # an empty body: nothing changed
+        name = f"tail-{secrets.token_hex(8)}" if writer.tail else ""
+        if name:  # a fresh name: the recorded tail stays readable until the new state is recorded
+            await s3.put_object(Bucket=self.bucket, Key=base + name, Body=bytes(writer.tail))
+        return parts.with_tail(name, len(writer.tail)).progress()
+
+    async def read_upload(self, upload_id: str, progress: UploadProgress) -> AsyncIterator[bytes]:
+        base, parts = self._upload_prefix(upload_id), UploadParts.parse(progress)
+        try:
+            key = await self._seal(base, parts) if parts.upload_id else base + parts.tail if parts.tail else None
+        except ClientError as exc:
+            raise _translated(exc, upload_id) from None
+        if key is not None:
+            async for chunk in self._read(key, 0, progress.size):
+                yield chunk
+
+    async def commit_upload(self, upload_id: str, progress: UploadProgress, digest: Digest) -> None:
+        base, parts, target = self._upload_prefix(upload_id), UploadParts.parse(progress), self.blob_key(digest)
+        s3 = await self.client()
+        try:
+            if not await self._exists(target):
+                if parts.upload_id:
+                    await self._copy(await self._seal(base, parts), target, progress.size)
+                elif parts.tail:
+                    await self._copy(base + parts.tail, target, progress.size)
+                else:
+                    await s3.put_object(Bucket=self.bucket, Key=target, Body=b"")
+        except ClientError as exc:
+            raise _translated(exc, upload_id) from None
+        await self.cancel_upload(upload_id)
+
+    async def cancel_upload(self, upload_id: str) -> None:
+        base, s3 = self._upload_prefix(upload_id), await self.client()
+        # Every multipart upload under the prefix: a writer that died before recording its multipart
+        # upload left one the database knows nothing of.
+        listing = await s3.list_multipart_uploads(Bucket=self.bucket, Prefix=base)
+        for upload in listing.get("Uploads", []):
+            try:
+                await s3.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+            except ClientError as exc:
+                if _code(exc) not in _MISSING:
+                    raise
+        await self._delete_under(base)
+
+    def blob_path(self, digest: Digest) -> Path | None:
+        return None
+
+    async def blob_url(self, digest: Digest) -> str | None:
+        if not self.config.redirect:
+            return None
+        s3 = await self.client()
+        url: str = await s3.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": self.blob_key(digest)},
+            ExpiresIn=self.config.presign_seconds)
+        return url
+
+    async def read_blob(self, digest: Digest, start: int = 0, end: int | None = None) -> AsyncGenerator[bytes, None]:
+        if end is not None and end <= start:
+            return
+        try:
+            async for chunk in self._read(self.blob_key(digest), start, end):
+                yield chunk
+        except ClientError as exc:
+            if _code(exc) in _MISSING:
+                raise FileNotFoundError(str(digest)) from None
+            raise
+
+    async def delete_blob(self, digest: Digest) -> None:
+        await (await self.client()).delete_object(Bucket=self.bucket, Key=self.blob_key(digest))
+
+    async def check(self) -> None:
+        await (await self.client()).head_bucket(Bucket=self.bucket)
+
+    async def close(self) -> None:
+        await self._stack.aclose()
+        self._client = None
+
+    # -- internals -------------------------------------------------------------------------------
+
+    async def _seal(self, base: str, parts: UploadParts) -> str:
+        """Complete the multipart upload (the tail as its last part) and return the object's key.
+
+        Idempotent: read_upload seals before commit_upload does."""
+        s3, key = await self.client(), base + "data"
+        try:
+            head = await s3.head_object(Bucket=self.bucket, Key=key)
+            if head["ContentLength"] == parts.size:
+                return key
+        except ClientError as exc:
+            if _code(exc) not in _MISSING:
+                raise
+        await self._verify_parts(key, parts)
+        listed = list(parts.parts)
+        if parts.tail:
+            copied = await s3.upload_part_copy(
+                Bucket=self.bucket, Key=key, UploadId=parts.upload_id, PartNumber=len(listed) + 1,
+                CopySource={"Bucket": self.bucket, "Key": base + parts.tail})
+            listed.append((parts.tail_size, copied["CopyPartResult"]["ETag"]))
+        await s3.complete_multipart_upload(
+            Bucket=self.bucket, Key=key, UploadId=parts.upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etag} for n, (_, etag) in enumerate(listed, 1)]})
+        return key
+
+    async def _verify_parts(self, key: str, parts: UploadParts) -> None:
+        """The recorded parts are stored, before S3 assembles them. AWS replaces a part sent twice and fails
+        CompleteMultipartUpload when an ETag given is not the part's; SeaweedFS 4.48 keeps both and lists
+        both (and picks the one whose ETag is given). A stray writer may have sent a part again."""
+        s3, stored = await self.client(), set[tuple[int, int, str]]()
+        paginator = s3.get_paginator("list_parts")
+        async for page in paginator.paginate(Bucket=self.bucket, Key=key, UploadId=parts.upload_id):
+            stored.update((p["PartNumber"], p["Size"], p["ETag"]) for p in page.get("Parts", []))
+        for number, (size, etag) in enumerate(parts.parts, 1):
+            if (number, size, etag) not in stored:
+                raise UploadConflict(f"{key}: part {number} is not the one recorded")
+
+    async def _copy(self, source: str, target: str, size: int) -> None:
+        s3 = await self.client()
+        if size <= self.copy_limit:
+            await s3.copy_object(Bucket=self.bucket, Key=target, CopySource={"Bucket": self.bucket, "Key": source})
+            return
+        created = await s3.create_multipart_upload(Bucket=self.bucket, Key=target)
+        upload_id, etags = created["UploadId"], []
+        try:
+            for number, start in enumerate(range(0, size, self.copy_part), 1):
+                end = min(start + self.copy_part, size) - 1
+                copied = await s3.upload_part_copy(
+                    Bucket=self.bucket, Key=target, UploadId=upload_id, PartNumber=number,
+                    CopySource={"Bucket": self.bucket, "Key": source}, CopySourceRange=f"bytes={start}-{end}")
+                etags.append({"PartNumber": number, "ETag": copied["CopyPartResult"]["ETag"]})
+            await s3.complete_multipart_upload(Bucket=self.bucket, Key=target, UploadId=upload_id,
+                                               MultipartUpload={"Parts": etags})
+        except BaseException:
+            await s3.abort_multipart_upload(Bucket=self.bucket, Key=target, UploadId=upload_id)
+            raise
+
+    async def _exists(self, key: str) -> bool:
+        try:
+            await (await self.client()).head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _code(exc) in _MISSING:
+                return False
+            raise
+        return True
+
+    async def _read(self, key: str, start: int, end: int | None) -> AsyncIterator[bytes]:
+        # No Range for a whole object: S3 answers 416 to "bytes=0-" of an empty one.
+        ranged = {"Range": f"bytes={start}-{'' if end is None else end - 1}"} if start or end is not None else {}
+        response = await (await self.client()).get_object(Bucket=self.bucket, Key=key, **ranged)
+        async with response["Body"] as body:
+            async for chunk in body.iter_chunks(READ_CHUNK):
+                yield chunk
+
+    async def _get_all(self, key: str) -> bytes:
+        return b"".join([chunk async for chunk in self._read(key, 0, None)])
+
+    async def _drop_stray_tails(self, base: str, keep: str) -> None:
+        """Tails no recorded state names: superseded ones, and those of writers that died."""
+        listing = await (await self.client()).list_objects_v2(Bucket=self.bucket, Prefix=base + "tail-")
+        stray = [{"Key": o["Key"]} for o in listing.get("Contents", []) if o["Key"] != base + keep]
+        if stray:
+            await (await self.client()).delete_objects(Bucket=self.bucket, Delete={"Objects": stray, "Quiet": True})
+
+    async def _delete_under(self, prefix: str) -> None:
+        s3 = await self.client()
+        paginator = s3.get_paginator("list_objects_v2")
+        async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                await s3.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _translated(exc: ClientError, upload_id: str) -> Exception:
+    """S3's answer about an upload's scratch data, in the protocol's words."""
+    code = _code(exc)
+    if code in _MISSING:
+        return UploadMissing(upload_id)
+    if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall"):
+        return UploadConflict(f"{upload_id}: the stored parts are not the recorded ones ({code})")
+    return exc
+
+
