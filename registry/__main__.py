@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--auth", choices=["token", "none"],
                        help="token: Docker token authentication (default); none: everyone may pull and push")
     serve.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    # default None, not False: without the flag, BERTH_READ_ONLY or the config file decide.
+    serve.add_argument("--read-only", action="store_true", default=None,
+                       help="maintenance mode: pulls and searches work, every write answers 405")
 
     commands.add_parser("migrate", parents=[common], help="apply database migrations",
                         description="Upgrade the database to the newest schema.")
@@ -73,7 +76,7 @@ def _migrate(settings: Settings) -> int:
 
 
 COMMANDS = {"serve": _serve, "migrate": _migrate}
-SETTING_FLAGS = ("data_dir", "log_format", "log_level", "host", "port", "auth", "workers")
+SETTING_FLAGS = ("data_dir", "log_format", "log_level", "host", "port", "auth", "workers", "read_only")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -2,6 +2,8 @@
 
 The kernel spreads connections over the workers' sockets; the database and the blob store are shared,
 so any worker can serve any request. The parent applies migrations once, then supervises the workers.
+Metrics go to files in one directory shared by the workers (see metrics.py), so that a scrape reaching
+any one of them reports the whole server.
 """
 
 from __future__ import annotations
@@ -10,12 +12,16 @@ import asyncio
 import ctypes
 import logging
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import time
+from pathlib import Path
 
 from aiohttp import web
 
+from . import metrics
 from .app import create_app
 from .bootstrap import bootstrap
 from .db.migrate import migrate
@@ -37,9 +43,27 @@ def serve(settings: Settings) -> int:
     log.info("berth-registry listening on http://%s:%d with %d worker(s), database %s, storage %s",
              settings.host, settings.port, settings.workers, _redact(settings.database_url),
              settings.storage_url)
-    if settings.workers == 1:
-        return _run_worker(settings, reuse_port=False)
-    return _supervise(settings)
+    metrics_dir = _metrics_directory()
+    try:
+        if settings.workers == 1:
+            return _run_worker(settings, reuse_port=False)
+        return _supervise(settings)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _metrics_directory() -> Path | None:
+    """Where the workers keep their metrics: PROMETHEUS_MULTIPROC_DIR when the operator set it (so that
+    another process, such as `berth-registry gc`, can add to them), else a private directory removed on
+    exit, which is returned."""
+    chosen = os.environ.get(metrics.MULTIPROC_ENV)
+    if chosen:
+        metrics.use_directory(Path(chosen))
+        return None
+    created = Path(tempfile.mkdtemp(prefix="berth-metrics-"))
+    metrics.use_directory(created)
+    return created
 
 
 def _check_port_free(settings: Settings) -> None:
@@ -85,6 +109,8 @@ def _supervise(settings: Settings) -> int:
     while workers:
         pid, status = os.wait()
         started = workers.pop(pid, None)
+        if started is not None:
+            metrics.worker_exited(pid)
         if started is None or stopping:
             continue
         log.error("worker %d exited (status %d); starting another", pid, os.waitstatus_to_exitcode(status))
