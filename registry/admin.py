@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from . import admin_storage
 from .db import Database
 from .services import accounts, audit
 from .services.credentials import TOKEN_SCOPES, issue_token
@@ -73,9 +74,12 @@ def add_commands(commands: argparse._SubParsersAction, common: argparse.Argument
     command(commands, "audit", _audit, "show the audit log, newest first",
             (("--since",), {"help": "an ISO date-time, or an age such as 2h or 7d"}),
             (("--json",), {"action": "store_true", "help": "one JSON object per line"}))
+    admin_storage.add_commands(commands, common)  # gc, quota, retention: more than one transaction each
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
+    if getattr(args, "run", None) is not None:
+        return admin_storage.run(settings, args)
     try:
         output = asyncio.run(_in_transaction(settings, args))
     except accounts.AccountError as exc:

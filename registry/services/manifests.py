@@ -116,15 +116,18 @@ async def put_manifest(session: AsyncSession, store: BlobStore, repository: str,
     total_size, platforms = await footprint(session, store, repository_id, manifest)
     await session.execute(update(Repository).where(Repository.id == repository_id)
                           .values(last_pushed_at=utcnow()))
-    await session.execute(insert_ignoring_conflicts(session, Manifest, [{
-        "repository_id": repository_id, "digest": str(digest), "media_type": manifest.media_type,
-        "content": body, "subject_digest": str(manifest.subject.digest) if manifest.subject else None,
-        "artifact_type": manifest.effective_artifact_type(),
-        "annotations": json.dumps(manifest.annotations) if manifest.annotations else None,
-        "created_at": utcnow(), "total_size": total_size, "platforms": json.dumps(platforms),
-    }], ["repository_id", "digest"]))
-    manifest_id = await session.scalar(select(Manifest.id).where(
-        Manifest.repository_id == repository_id, Manifest.digest == str(digest)))
+    row = {"repository_id": repository_id, "digest": str(digest), "media_type": manifest.media_type,
+           "content": body, "subject_digest": str(manifest.subject.digest) if manifest.subject else None,
+           "artifact_type": manifest.effective_artifact_type(),
+           "annotations": json.dumps(manifest.annotations) if manifest.annotations else None,
+           "created_at": utcnow(), "total_size": total_size, "platforms": json.dumps(platforms)}
+    manifest_id = None
+    while manifest_id is None:
+        await session.execute(insert_ignoring_conflicts(session, Manifest, [row], ["repository_id", "digest"]))
+        # FOR SHARE keeps the garbage collector (FOR UPDATE SKIP LOCKED) off the row the tags will point
+        # at. If it had locked the row first, the row is gone once it commits: insert it again.
+        manifest_id = await session.scalar(select(Manifest.id).where(
+            Manifest.repository_id == repository_id, Manifest.digest == str(digest)).with_for_update(read=True))
     references = [{"manifest_id": manifest_id, "digest": str(d), "is_manifest": False}
                   for d in manifest.required_blobs()]
     references += [{"manifest_id": manifest_id, "digest": str(d), "is_manifest": True}
@@ -146,8 +149,11 @@ async def _require(session: AsyncSession, repository_id: int, digests: set[Diges
     if not digests:
         return
     wanted = {str(d) for d in digests}
+    # FOR SHARE: the garbage collector takes these rows FOR UPDATE before it removes them (services/gc_sweep.py),
+    # so either it waits for this push and then sees the references, or this push waits and finds them gone.
     found = set(await session.scalars(select(model.digest).where(
-        model.repository_id == repository_id, model.digest.in_(wanted))))
+        model.repository_id == repository_id, model.digest.in_(wanted))
+        .order_by(model.digest).with_for_update(read=True)))
     missing = sorted(wanted - found)
     if missing:
         raise errors.ManifestBlobUnknown(detail={"digest": missing[0], "missing": missing})

@@ -14,7 +14,19 @@ from sqlalchemy.exc import IntegrityError
 
 from ... import errors
 from ...services.errors import AccountError, NotFound
-from . import accounts, audit_log, openapi, openapi_accounts, organizations, repositories, stars, tags, webhooks
+from . import (
+    accounts,
+    audit_log,
+    openapi,
+    openapi_accounts,
+    organizations,
+    quotas,
+    repositories,
+    retention,
+    stars,
+    tags,
+    webhooks,
+)
 
 PREFIX = "/api/v1"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -23,8 +35,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Each module lists its routes (`routes()`) and describes them in OPENAPI_PATHS, which openapi.py merges into
 # GET /api/v1/openapi.json; tests/api_v1/test_openapi.py checks that the two name the same operations. The
 # account modules, older than the document, are described in openapi_accounts.py.
-ROUTES = (accounts, organizations, audit_log, repositories, tags, stars, webhooks)
-DESCRIPTIONS = (openapi_accounts, repositories, tags, stars, webhooks, openapi)
+ROUTES = (accounts, organizations, audit_log, repositories, tags, stars, webhooks, retention, quotas)
+DESCRIPTIONS = (openapi_accounts, repositories, tags, stars, webhooks, retention, quotas, openapi)
 
 
 def setup_api(app: web.Application) -> None:

@@ -41,7 +41,7 @@ from .caller import (
 from .pagination import MAX_PAGE, MAX_PAGE_SIZE, page_json, page_of, query
 
 REPOSITORY = "/repositories/{namespace}/{name}"  # sub-resources (tags, star, webhooks) take `name` as one segment
-SUB_RESOURCES = ("tags", "star", "webhooks")
+SUB_RESOURCES = ("tags", "star", "webhooks", "retention")
 _RAW_NAME = "{name:[^/]+(?:/(?!(?:" + "|".join(SUB_RESOURCES) + r")(?:/|$))[^/]+)*}"
 VISIBILITY = Field(choices=("public", "private"))
 # Descriptions are text: no control characters, but tabs and line ends in the Markdown of the full one.
