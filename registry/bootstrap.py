@@ -1,7 +1,8 @@
 """First start: a signing key for registry tokens and, while there is no administrator, `admin`.
 
 Runs once in the supervisor, after migrations and before the workers start, so that every worker finds
-the same key and nobody races to create the administrator.
+the same key and nobody races to create the administrator. Replicas starting together on PostgreSQL take
+turns through an advisory lock (on SQLite, writers take turns anyway).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import asyncio
 import logging
 import secrets
 
+from sqlalchemy import text
+
 from .db import Database
 from .services.accounts import AccountError, count_admins, create_user
 from .services.signing import ensure_signing_key
@@ -17,6 +20,7 @@ from .settings import Settings
 
 log = logging.getLogger("berth.bootstrap")
 ADMIN = "admin"
+BOOTSTRAP_LOCK = 0x62657275  # any constant shared by every replica (migrations/env.py uses its neighbour)
 
 
 def bootstrap(settings: Settings) -> None:
@@ -27,6 +31,8 @@ async def _bootstrap(settings: Settings) -> None:
     db = Database(settings.database_url)
     try:
         async with db.write() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": BOOTSTRAP_LOCK})
             await ensure_signing_key(session)
             if settings.auth != "token" or await count_admins(session):
                 return

@@ -45,7 +45,7 @@ def test_every_secret_must_be_given() -> None:
 
 
 def test_the_services_and_their_volumes(stack: dict[str, Any]) -> None:
-    assert set(stack["services"]) == {"postgres", "seaweedfs", "registry-a", "registry-b", "nginx"}
+    assert set(stack["services"]) == {"postgres", "seaweedfs", "bucket", "registry-a", "registry-b", "nginx"}
     assert set(stack["volumes"]) == {"postgres", "seaweedfs"}
     assert stack["services"]["seaweedfs"]["image"] == "chrislusf/seaweedfs:4.48"
     assert "-master.telemetry=false" in stack["services"]["seaweedfs"]["command"]
@@ -60,6 +60,10 @@ def test_replicas_share_one_database_and_one_bucket(stack: dict[str, Any]) -> No
     assert env["AWS_ENDPOINT_URL"] == "http://seaweedfs:8333"
     assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == ("s3-key", "s3-secret")
     assert a["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert a["depends_on"]["bucket"]["condition"] == "service_completed_successfully"
+    bucket = stack["services"]["bucket"]
+    assert bucket["image"] == a["image"] and bucket["environment"]["AWS_ENDPOINT_URL"] == env["AWS_ENDPOINT_URL"]
+    assert f'create_bucket(Bucket="{env["BERTH_STORAGE_URL"][5:].split("/")[0]}")' in bucket["command"][2]
     assert a["build"]["context"] == str(ROOT) and (ROOT / "Dockerfile").exists()
 
 
