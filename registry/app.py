@@ -9,21 +9,24 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from . import errors, keys
+from . import errors, keys, metrics
 from .api.auth import Gatekeeper
 from .api.hub.api import setup_api
 from .api.hub.search import setup_search
 from .api.hub.token import setup_token
 from .api.hub.webhooks import WebhookDeliveries
+from .api.ops import setup_ops
 from .api.v2 import setup_v2
 from .db import Database
+from .db.database import PoolLimits
 from .db.readpath import open_read_path
 from .services.cache import ReadCache
+from .services.gc import GcOptions, collect_if_free
 from .services.pulls import PullService
 from .services.signing import TokenSigner
 from .services.uploads import UploadService
 from .settings import Settings
-from .storage import open_blob_store
+from .storage import open_configured_store
 from .web import setup_web
 
 log = logging.getLogger("berth.registry")
@@ -45,13 +48,15 @@ def create_app(settings: Settings) -> web.Application:
     if settings.auth == "token":
         setup_token(app)
     setup_web(app)  # the pages, in both auth modes (read-only ones with --auth none)
+    setup_ops(app)  # probes, /metrics, read-only mode: last, its middlewares go innermost
     return app
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.settings]
-    db = Database(settings.database_url)
-    store = open_blob_store(settings.storage_url)
+    db = Database(settings.database_url, PoolLimits(settings.database_pool_size, settings.database_max_overflow,
+                                                    settings.database_pool_timeout))
+    store = open_configured_store(settings)
     app[keys.database] = db
     app[keys.blob_store] = store
     reads = open_read_path(settings.database_url, db)
@@ -65,11 +70,12 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     yield
     reads.close()
     await db.close()
+    await store.close()
 
 
 async def _periodic_tasks(app: web.Application) -> AsyncIterator[None]:
-    """Every worker purges idle uploads (upload_ttl), writes its pull counts, picks up rotated keys, and
-    sends due webhook deliveries."""
+    """Every worker purges idle uploads (upload_ttl), writes its pull counts, picks up rotated keys,
+    sends due webhook deliveries, and offers to collect garbage (gc_interval)."""
     settings = app[keys.settings]
 
     async def purge_uploads() -> None:
@@ -80,8 +86,20 @@ async def _periodic_tasks(app: web.Application) -> AsyncIterator[None]:
     async def flush_pull_counts() -> None:
         await app[keys.pulls].flush_pull_counts(app[keys.database])
 
-    tasks = [asyncio.create_task(_repeat(settings.upload_purge_interval, purge_uploads)),
-             asyncio.create_task(_repeat(PULL_COUNT_SECONDS, flush_pull_counts))]
+    tasks = [asyncio.create_task(_repeat(PULL_COUNT_SECONDS, flush_pull_counts))]
+    # Read-only maintenance leaves the blob store alone (it may be being copied or collected); pull
+    # counts and queued webhook deliveries touch no content and go on.
+    if not settings.read_only:
+        tasks.append(asyncio.create_task(_repeat(settings.upload_purge_interval, purge_uploads)))
+    if settings.gc_interval and not settings.read_only:  # every worker tries; the lease lets one run
+        gc_options = GcOptions(grace=timedelta(seconds=settings.gc_grace),
+                               delete_untagged=settings.gc_delete_untagged)
+
+        async def collect_garbage() -> None:
+            report = await collect_if_free(app[keys.database], app[keys.blob_store], gc_options)
+            if report is not None:
+                log.info("%s", report.summary())
+        tasks.append(asyncio.create_task(_repeat(settings.gc_interval, collect_garbage)))
     deliveries = WebhookDeliveries(app)
     tasks.append(asyncio.create_task(_repeat(deliveries.policy.poll_interval, deliveries.deliver_due)))
     if keys.gatekeeper in app:
@@ -99,7 +117,8 @@ async def _repeat(interval: float, job: Callable[[], Awaitable[None]]) -> None:
         await asyncio.sleep(interval)
         try:
             await job()
-        except Exception:
+        except Exception as exc:
+            metrics.count_failure(exc, "background")
             log.exception("%s failed; will retry", job.__name__)
 
 

@@ -1,8 +1,14 @@
-"""Shared fixtures: an in-process registry (aiohttp test client) on a fresh data directory."""
+"""Shared fixtures: an in-process registry (aiohttp test client) on a fresh data directory and database.
+
+The run's database is SQLite, or PostgreSQL with BERTH_TEST_DATABASE=postgresql (tests/support/databases.py
+says how every registry finds its own). On PostgreSQL, tests that never touch a registry database
+(DATABASE_FREE) are left out: the SQLite run covers them, and a test there that does touch one fails.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,18 +16,74 @@ from aiohttp.test_utils import TestClient
 
 from registry.app import create_app
 from registry.db.migrate import migrate
-from registry.settings import Settings, load_settings
+from registry.settings import Settings
+from tests.support import databases
+from tests.support.docker_engine import DockerEngine
 from tests.support.images import ImageCache, OciImage
+
+# Tests (paths under tests/, a directory or a file) that make no registry and open no registry database.
+DATABASE_FREE = ("unit", "runtime", "test_architecture.py", "storage/test_blob_store_contract.py",
+                 "cli/test_local_images.py", "s3/test_s3_store.py")
+_TESTS = Path(__file__).parent
+
+
+def _database_free(item: pytest.Item) -> bool:
+    path = Path(item.path)
+    return any(path == _TESTS / entry or _TESTS / entry in path.parents for entry in DATABASE_FREE)
+
+
+def pytest_report_header() -> str:
+    return f"registry database: {databases.backend()} ({databases.SWITCH})"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, leave out what the SQLite run already covered in full: database-free tests, and
+    tests parametrized over both databases (they run each side in that run)."""
+    if not databases.on_postgresql():
+        return
+    kept: list[pytest.Item] = []
+    left_out: list[pytest.Item] = []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        both = any(value in databases.BACKENDS for value in params.values() if isinstance(value, str))
+        (left_out if _database_free(item) or both else kept).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _registry_databases() -> Iterator[None]:
+    """The session's PostgreSQL cluster, when the run uses one (started at once: nearly every test needs it)."""
+    if databases.on_postgresql():
+        databases.postgres_cluster()
+    yield
+    databases.stop()
+
+
+@pytest.fixture(autouse=True)
+def _test_databases(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Drop the databases this test made in its tmp_path once it is over (autouse: torn down after its
+    registries). A test without a tmp_path leaves its databases to the end of the session."""
+    # Asked for now, so that it is torn down after this fixture, not before.
+    tmp_path = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    before, asked = databases.made_so_far(), databases.asked_so_far()
+    yield
+    if tmp_path is not None:
+        databases.drop_made_since(before, tmp_path.absolute())
+    if databases.asked_so_far() > asked and _database_free(request.node):
+        pytest.fail(f"{request.node.nodeid} made a registry database: remove it from DATABASE_FREE in "
+                    "tests/conftest.py", pytrace=False)
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return load_settings({"data_dir": tmp_path / "data", "workers": 1, "auth": "none"}, env={})
+    return databases.registry_settings(tmp_path / "data", workers=1, auth="none")
 
 
 @pytest.fixture
 async def client(settings: Settings, aiohttp_client) -> TestClient:  # type: ignore[no-untyped-def]
-    """A test client of a registry with an empty SQLite database and blob directory."""
+    """A test client of a registry with an empty database and blob directory."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(migrate, settings.database_url)
     return await aiohttp_client(create_app(settings))
@@ -45,3 +107,14 @@ def multi_layer_layout(images: ImageCache) -> OciImage:
 @pytest.fixture(scope="session")
 def multi_arch_layout(images: ImageCache) -> OciImage:
     return images.multi_arch()
+
+
+@pytest.fixture(scope="session")
+def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEngine]:
+    """One private dockerd for the session; if it cannot start, every test using it errors with its log."""
+    engine = DockerEngine(tmp_path_factory.mktemp("docker"))
+    try:
+        engine.start()
+        yield engine
+    finally:
+        engine.stop()

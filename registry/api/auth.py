@@ -146,6 +146,8 @@ class Gatekeeper:
     async def login(self, request: web.Request, username: str, secret: str) -> Principal:
         """Check Basic credentials: rate-limited and audited. A good login is remembered for a while, as
         long as the password, token or robot secret it used stays as it was (checked on every use)."""
+        if "\0" in username:  # no account has one, and PostgreSQL cannot store it to count the failure
+            raise errors.Unauthorized("incorrect username or password", headers=BASIC_CHALLENGE)
         key = hashlib.sha256(f"{username}\0{secret}".encode()).hexdigest()
         remembered = self._logins.get(key)
         if remembered and remembered.until > time.monotonic() \

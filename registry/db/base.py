@@ -22,6 +22,14 @@ def ordered_string(length: int) -> String:
 intpk = Annotated[int, mapped_column(primary_key=True)]
 digest = Annotated[str, mapped_column(String(160))]
 created_at = Annotated[datetime, mapped_column(DateTime(timezone=True), default=utcnow)]
+# intpk is an INTEGER: 32 bits on PostgreSQL, whose driver refuses a larger parameter outright (SQLite's are
+# 64 bits). An id taken from a request is checked against this before it reaches a query.
+MAX_ROW_ID = 2**31 - 1
+
+
+def is_row_id(value: int) -> bool:
+    """Whether `value` can be the id of a row (an intpk): anything else matches nothing."""
+    return 0 < value <= MAX_ROW_ID
 
 
 class Base(DeclarativeBase):

@@ -1,16 +1,31 @@
-"""The async engine and sessions. SQLite gets WAL, a busy timeout and BEGIN IMMEDIATE for writers."""
+"""The async engine and sessions. SQLite gets WAL, a busy timeout and BEGIN IMMEDIATE for writers;
+PostgreSQL a bounded pool of connections that are checked before use."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Result, event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A connection older than this is replaced, before a firewall or a proxy between us and PostgreSQL
+# drops it silently while it sits in the pool.
+POOL_RECYCLE_SECONDS = 1800
+APPLICATION_NAME = "berth-registry"  # how our sessions appear in pg_stat_activity
+
+
+@dataclass(frozen=True, slots=True)
+class PoolLimits:
+    """The connection pool of one process (settings database_pool_size, _max_overflow, _pool_timeout)."""
+    size: int = 5
+    overflow: int = 5
+    timeout: float = 10.0
 
 
 class Database:
@@ -20,7 +35,9 @@ class Database:
     instead of failing with "database is locked" when a read transaction later tries to write.
     """
 
-    def __init__(self, url: str, **engine_options: Any) -> None:
+    def __init__(self, url: str, pool: PoolLimits | None = None, **engine_options: Any) -> None:
+        if make_url(url).get_backend_name() == "postgresql":
+            engine_options = {**_postgresql_options(pool or PoolLimits()), **engine_options}
         self.engine: AsyncEngine = create_async_engine(url, **engine_options)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         if self.is_sqlite:
@@ -41,6 +58,14 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def _postgresql_options(pool: PoolLimits) -> dict[str, Any]:
+    # Pre-ping: after PostgreSQL restarts (or fails over), a pooled connection is dead; one round trip at
+    # checkout replaces it instead of failing the request that drew it.
+    return {"pool_size": pool.size, "max_overflow": pool.overflow, "pool_timeout": pool.timeout,
+            "pool_recycle": POOL_RECYCLE_SECONDS, "pool_pre_ping": True,
+            "connect_args": {"server_settings": {"application_name": APPLICATION_NAME}}}
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -79,9 +104,11 @@ def insert_ignoring_conflicts(session: AsyncSession, model: Any, rows: Sequence[
 
 
 def upsert(session: AsyncSession, model: Any, row: dict[str, Any], keys: Sequence[str],
-           update: Sequence[str]) -> Any:
-    """INSERT ... ON CONFLICT (keys) DO UPDATE SET update-columns: one winner, no duplicate rows."""
+           update: Sequence[str] | Mapping[str, Any]) -> Any:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE: one winner, no duplicate rows. `update` names the columns
+    that take `row`'s values, or maps columns to expressions, which may read the existing row's columns
+    (`model.count + 1`): the row is locked and read as it stands, so concurrent upserts never lose one."""
     dialect = _dialect(session)
     stmt = dialect.insert(model).values(row)
-    return stmt.on_conflict_do_update(index_elements=list(keys),
-                                      set_={c: stmt.excluded[c] for c in update})
+    changes = dict(update) if isinstance(update, Mapping) else {c: stmt.excluded[c] for c in update}
+    return stmt.on_conflict_do_update(index_elements=list(keys), set_=changes)

@@ -38,9 +38,13 @@ class Blob(Base):
 class RepositoryBlob(Base):
     """A repository may read a blob only through one of these links (pushed or mounted into it)."""
     __tablename__ = "repository_blob"
+    __table_args__ = (Index("ix_repository_blob_digest", "digest"),)
     repository_id: Mapped[int] = mapped_column(ForeignKey("repository.id", ondelete="CASCADE"), primary_key=True)
     digest: Mapped[str] = mapped_column(ForeignKey("blob.digest"), primary_key=True)
     created_at: Mapped[created_at]
+    # Renewed by every upload or mount of the blob into the repository: the garbage collector's grace
+    # period counts from here (services/gc.py), so a push's manifest has time to reference it.
+    linked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Manifest(Base):
@@ -67,6 +71,7 @@ class Manifest(Base):
 class ManifestReference(Base):
     """What a manifest needs: its config and layers (blobs) or its children (manifests)."""
     __tablename__ = "manifest_reference"
+    __table_args__ = (Index("ix_manifest_reference_digest", "digest"),)  # the garbage collector's mark
     manifest_id: Mapped[int] = mapped_column(ForeignKey("manifest.id", ondelete="CASCADE"), primary_key=True)
     digest: Mapped[digest] = mapped_column(primary_key=True)
     is_manifest: Mapped[bool]
@@ -82,11 +87,47 @@ class Tag(Base):
 
 
 class Upload(Base):
-    """A blob upload in progress. `size` and `sha256` describe the scratch bytes stored so far."""
+    """A blob upload in progress: everything another replica needs to continue it (services/uploads.py).
+
+    `size`, `hash_state` and `store_state` describe the scratch bytes stored so far and change together,
+    only by the holder of the lease (`lease_token` until `lease_expires_at`)."""
     __tablename__ = "upload"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     repository: Mapped[str] = mapped_column(String(255))
     size: Mapped[int] = mapped_column(BigInteger, default=0)
-    sha256: Mapped[str | None] = mapped_column(String(64))  # hex digest of bytes [0, size) when known
+    # The running sha256 of bytes [0, size) (services/hashstate.py); None: compute it from the bytes.
+    hash_state: Mapped[bytes | None] = mapped_column(LargeBinary)
+    store_state: Mapped[str] = mapped_column(Text, default="", server_default="")  # the BlobStore's, opaque
+    lease_token: Mapped[str | None] = mapped_column(String(32))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[created_at]
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class GcLease(Base):
+    """Who runs the garbage collector now: one row per job, taken by a conditional UPDATE (services/gc_lease.py).
+    A holder that dies stops renewing, and the lease is free again at `expires_at`."""
+    __tablename__ = "gc_lease"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200), default="")
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class NamespaceQuota(Base):
+    """The most bytes of blobs a namespace's repositories may link (a blob shared by several counts once).
+    Keyed by name: with --auth none namespaces have no `namespace` row."""
+    __tablename__ = "namespace_quota"
+    namespace: Mapped[str] = mapped_column(ordered_string(255), primary_key=True)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[created_at]
+
+
+class RetentionPolicy(Base):
+    """Which tags of a repository the garbage collector keeps (services/retention.py): of the tags matching
+    `tag_pattern` (a glob), the `keep_last` most recently pushed and those pushed within `keep_days`."""
+    __tablename__ = "retention_policy"
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repository.id", ondelete="CASCADE"), primary_key=True)
+    tag_pattern: Mapped[str] = mapped_column(String(128), default="*")
+    keep_last: Mapped[int | None]
+    keep_days: Mapped[int | None]
+    updated_at: Mapped[created_at]

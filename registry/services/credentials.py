@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.accounts import AccessToken, Namespace, Robot, User
-from ..db.base import as_utc, utcnow
+from ..db.base import as_utc, is_row_id, utcnow
 from ..db.database import rowcount
 from ..db.readpath import Reader
 from .access import ADMIN, ANONYMOUS, READ, WRITE, Principal
@@ -81,6 +81,8 @@ async def issue_token(session: AsyncSession, user_id: int, scope: str, *, kind: 
 
 
 async def revoke_token(session: AsyncSession, user_id: int, token_id: int) -> bool:
+    if not is_row_id(token_id):
+        return False
     result = await session.execute(delete(AccessToken).where(AccessToken.id == token_id,
                                                              AccessToken.user_id == user_id))
     return rowcount(result) > 0
@@ -182,6 +184,8 @@ async def personal_tokens(session: AsyncSession, user_id: int, token_id: int | N
     """The user's personal access tokens, oldest first (or just the one with `token_id`)."""
     query = select(AccessToken).where(AccessToken.user_id == user_id, AccessToken.kind == PERSONAL)
     if token_id is not None:
+        if not is_row_id(token_id):
+            return []
         query = query.where(AccessToken.id == token_id)
     return [TokenInfo(t.id, t.scope, t.label, as_utc(t.created_at),
                       as_utc(t.expires_at) if t.expires_at else None,

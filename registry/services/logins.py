@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import case, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.accounts import LoginFailure
@@ -41,14 +41,15 @@ async def retry_after(session: AsyncSession, limits: LoginLimits, account: str, 
 
 
 async def record_failure(session: AsyncSession, limits: LoginLimits, account: str, address: str) -> None:
+    # One statement per count, not a read and a write: on PostgreSQL concurrent failures would each read
+    # the same count and write it back plus one, and all but one would be lost.
     now = utcnow()
+    ended = LoginFailure.window_start <= now - limits.window
     for key in limit_keys(account, address).values():
-        row = await session.get(LoginFailure, key)
-        if row is None or as_utc(row.window_start) + limits.window <= now:
-            await session.execute(upsert(session, LoginFailure, {"key": key, "count": 1, "window_start": now},
-                                         keys=["key"], update=["count", "window_start"]))
-        else:
-            row.count += 1
+        await session.execute(upsert(session, LoginFailure, {"key": key, "count": 1, "window_start": now},
+                                     keys=["key"], update={
+                                         "count": case((ended, 1), else_=LoginFailure.count + 1),
+                                         "window_start": case((ended, now), else_=LoginFailure.window_start)}))
 
 
 async def record_success(session: AsyncSession, account: str) -> None:

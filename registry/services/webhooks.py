@@ -28,7 +28,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import Database
-from ..db.base import as_utc, utcnow
+from ..db.base import as_utc, is_row_id, utcnow
 from ..db.database import rowcount
 from ..db.hub import Webhook, WebhookDelivery
 from ..db.models import Repository
@@ -124,6 +124,8 @@ def callback_token(secret: str, delivery_id: int) -> str:
 
 async def callback_repository(session: Reader, delivery_id: int, token: str) -> str | None:
     """The repository of delivery `delivery_id` if `token` is its callback token, else None."""
+    if not is_row_id(delivery_id):
+        return None
     row = (await session.execute(
         select(Webhook.secret, Repository.name).join(WebhookDelivery, WebhookDelivery.webhook_id == Webhook.id)
         .join(Repository, Repository.id == Webhook.repository_id).where(WebhookDelivery.id == delivery_id))).first()
@@ -179,6 +181,8 @@ async def delete_webhook(session: AsyncSession, repository: str, webhook_id: int
     """Remove the webhook and (by the foreign key's cascade) its deliveries, sent or not; False if none.
 
     A delivery that a worker is sending at this moment still arrives; its outcome is then dropped."""
+    if not is_row_id(webhook_id):
+        return False
     in_repository = select(Repository.id).where(Repository.name == repository).scalar_subquery()
     result = await session.execute(delete(Webhook).where(Webhook.id == webhook_id,
                                                          Webhook.repository_id == in_repository))

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from registry.app import create_app
 from registry.db.migrate import migrate
-from registry.settings import load_settings
+from tests.support import databases
 
 from .oci import OCI_MANIFEST, digest_of
 
@@ -87,12 +87,12 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated data directory, copied for each example (migrating every time would be slow)."""
     data = tmp_path_factory.mktemp("fuzz-template") / "data"
     data.mkdir()
-    migrate(load_settings({"data_dir": data}, env={}).database_url)
+    migrate(databases.database_url(data))
     return data
 
 
 async def _run(data: Path, sequence: list) -> None:  # type: ignore[type-arg]
-    settings = load_settings({"data_dir": data, "workers": 1, "auth": "none"}, env={})
+    settings = databases.registry_settings(data, workers=1, auth="none")
     async with TestClient(TestServer(create_app(settings))) as client:
         # A real upload in progress, so that upload URLs sometimes name one that exists.
         started = await client.post("/v2/fuzz/blobs/uploads/")
@@ -122,5 +122,6 @@ def test_random_requests_get_no_server_error_and_store_only_verified_blobs(templ
     if data.exists():
         shutil.rmtree(data)
     shutil.copytree(template, data)
+    databases.reset(data)  # on PostgreSQL, a fresh copy of the migrated database for each example
     asyncio.run(_run(data, sequence))
     _assert_blobs_match_their_digests(data)

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import update
 
@@ -87,6 +88,14 @@ async def test_someone_elses_token_cannot_be_revoked(api):
     assert (await api("DELETE", f"{TOKENS}/{made['id']}", ALICE)).status == 404  # not one of alice's
     assert (await api("DELETE", f"/users/bobby/tokens/{made['id']}", ALICE)).status == 404
     assert (await api("GET", "/user", made["token"])).status == 200
+
+
+@pytest.mark.parametrize("token_id", ["0", "2147483648", "999999999999999999"])
+async def test_ids_no_row_can_have_are_not_found(api, token_id):
+    """Ids past a 32-bit INTEGER (the route admits 18 digits): PostgreSQL's driver refuses them outright."""
+    assert (await api("DELETE", f"{TOKENS}/{token_id}", ALICE)).status == 404
+    assert (await api("POST", f"/webhooks/deliveries/{token_id}/callback?token=x", None,
+                      {"state": "success"})).status == 404
 
 
 async def test_token_requests_are_validated(api):

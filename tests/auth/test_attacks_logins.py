@@ -9,10 +9,12 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from registry import keys
+from registry.db.accounts import LoginFailure
 from registry.services import accounts
-from registry.services.logins import LoginLimits
+from registry.services.logins import LoginLimits, limit_keys
 
 from .conftest import basic
 
@@ -125,3 +127,15 @@ async def test_limited_logins_are_counted_but_not_checked(registry, users):
     await asyncio.sleep(1.2)
     assert (await login_token_get(registry, "alice", "wrong-password")).status == 401
     assert (await login_token_get(registry, *ALICE)).status == 200
+
+
+async def test_failures_at_the_same_moment_are_each_counted(registry, users, admin_session):
+    """Guesses sent all at once count one each: on PostgreSQL their transactions overlap, and a count read
+    and then written back would lose all but one of them (and hand a guesser its attempts many times over)."""
+    limit(registry, per_account=1000, per_address=1000, window=timedelta(minutes=5))
+    answers = await asyncio.gather(*(login_token_get(registry, "alice", f"guess-{n}") for n in range(24)))
+    assert {answer.status for answer in answers} == {401}
+    keys_ = limit_keys("alice", "127.0.0.1").values()
+    counts = await admin_session(lambda session: session.execute(
+        select(LoginFailure.key, LoginFailure.count).where(LoginFailure.key.in_(keys_))))
+    assert dict(counts.all()) == {"account:alice": 24, "address:127.0.0.1": 24}

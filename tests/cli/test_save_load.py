@@ -12,7 +12,6 @@ import pty
 import subprocess
 import sys
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +25,6 @@ from tests.support.images import ImageCache, OciImage
 APP = "127.0.0.1:5000/ns/app:1"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 MEMORY_BOUND = 100 << 20
-
-
-@pytest.fixture(scope="module")
-def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEngine]:
-    """A private dockerd (Debian's 20.10) for this module; if it cannot start, its tests error with its log."""
-    engine = DockerEngine(tmp_path_factory.mktemp("docker"))
-    try:
-        engine.start()
-        yield engine
-    finally:
-        engine.stop()
 
 
 # -- helpers -------------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ import pytest
 from cli.commands.search import ellipsis
 from cli.errors import ExitCode
 from tests.support.accounts import command_output, docker_login, podman_login
-from tests.support.docker_engine import DockerEngine
 from tests.support.podman import Podman
 from tests.support.registry_process import free_port
 from tests.support.skopeo import copy
@@ -168,16 +166,6 @@ def test_stale_credentials_docker_keeps_are_an_auth_error(tmp_path, token_regist
 
 
 # -- the real clients -----------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEngine]:
-    engine = DockerEngine(tmp_path_factory.mktemp("docker"))
-    try:
-        engine.start()
-        yield engine
-    finally:
-        engine.stop()
-
 
 @pytest.fixture(scope="module")
 def podman(tmp_path_factory: pytest.TempPathFactory) -> Podman:

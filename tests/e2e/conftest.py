@@ -74,17 +74,6 @@ def own_registry(tmp_path: Path) -> Iterator[RegistryProcess]:
 
 
 @pytest.fixture(scope="session")
-def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEngine]:
-    """A private dockerd; if it cannot start, every test using it errors with dockerd's log."""
-    engine = DockerEngine(tmp_path_factory.mktemp("docker"))
-    try:
-        engine.start()
-        yield engine
-    finally:
-        engine.stop()
-
-
-@pytest.fixture(scope="session")
 def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Podman]:
     client = Podman(tmp_path_factory.mktemp("podman"))
     yield client

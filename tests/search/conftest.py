@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +30,7 @@ from registry.db.models import Repository
 from registry.services import accounts, hub
 from registry.services.repositories import ensure_repository
 from registry.settings import load_settings
+from tests.support import databases
 from tests.support.postgres import PostgresCluster
 
 BACKENDS = ("sqlite", "postgresql")
@@ -119,9 +120,8 @@ async def create_accounts(registry: SearchRegistry) -> dict[str, dict[str, str]]
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresCluster]:
-    with PostgresCluster() as cluster:
-        yield cluster
+def postgres() -> PostgresCluster:
+    return databases.postgres_cluster()  # the session's one cluster (stopped by tests/conftest.py)
 
 
 @pytest.fixture(scope="session")

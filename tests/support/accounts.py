@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import databases
 from .commands import CommandFailed
 from .docker_engine import DOCKER, DockerEngine
 from .podman import PODMAN, Podman
@@ -45,9 +46,10 @@ def run_with_stdin(argv: Sequence[str | Path], stdin: str, *, env: Mapping[str, 
 
 def berth_admin(data_dir: Path, *args: str, stdin: str | None = None, check: bool = True
                 ) -> subprocess.CompletedProcess[str]:
-    """`berth-registry ARGS --data-dir DATA_DIR`, with `stdin` on its standard input (empty when None)."""
+    """`berth-registry ARGS --data-dir DATA_DIR` on that directory's database, with `stdin` on its standard
+    input (empty when None)."""
     argv = [str(serve_command()), *args, "--data-dir", str(data_dir)]
-    return run_with_stdin(argv, stdin or "", timeout=CLI_TIMEOUT, check=check)
+    return run_with_stdin(argv, stdin or "", env=databases.server_env(data_dir), timeout=CLI_TIMEOUT, check=check)
 
 
 def new_password() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import socket
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,6 +17,13 @@ class CommandFailed(AssertionError):
         self.status, self.stdout, self.stderr = status, stdout, stderr
         super().__init__(f"`{shlex.join(argv)}` exited {status}\n--- stdout ---\n{stdout[-6000:]}"
                          f"\n--- stderr ---\n{stderr[-6000:]}")
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now (the kernel picks it; a small race is accepted)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None,

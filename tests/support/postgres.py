@@ -20,8 +20,7 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
-from .commands import run
-from .registry_process import free_port
+from .commands import free_port, run
 
 SUPERUSER = "berth"  # trusted, on loopback and the private socket only
 _DATABASE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -68,9 +67,10 @@ class PostgresCluster:
     @property
     def url(self) -> str:
         """The async URL of the `postgres` maintenance database (prefer `database(name)` for tests)."""
-        return self._url("postgres")
+        return self.url_of("postgres")
 
-    def _url(self, name: str) -> str:
+    def url_of(self, name: str) -> str:
+        """The async URL of database `name` (which `database` made)."""
         return f"postgresql+asyncpg://{SUPERUSER}@127.0.0.1:{self.port}/{name}"
 
     def _server_command(self, *argv: str) -> list[str]:
@@ -122,7 +122,7 @@ class PostgresCluster:
                 raise ValueError(f"{each!r} is not a plain database name (lowercase letters, digits, _)")
         self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         self.psql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
-        return self._url(name)
+        return self.url_of(name)
 
     def __enter__(self) -> PostgresCluster:
         return self.start()

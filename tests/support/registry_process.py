@@ -1,10 +1,13 @@
-"""A real `berth-registry serve` process on a free loopback port, with its own data directory and log file."""
+"""A real `berth-registry serve` process on a free loopback port, with its own data directory and log file.
+
+Its database is the data directory's (tests/support/databases.py: SQLite in it, or the directory's own
+PostgreSQL database when the run uses PostgreSQL), unless `env` names one in BERTH_DATABASE_URL.
+"""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,17 +17,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
-from .commands import terminate
+from . import databases
+from .commands import free_port, terminate
+
+__all__ = ["RegistryProcess", "free_port", "group_members", "serve_command"]
 
 READY_TIMEOUT = 20.0
 STOP_GRACE = 10.0
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (the kernel picks it; a small race is accepted)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def serve_command() -> Path:
@@ -67,6 +66,7 @@ class RegistryProcess:
         self.auth = auth  # "none" for the client tests; the auth tests ask for "token"
         self.extra_args = extra_args
         self.env = env  # the server's whole environment (as Popen's env); None: this process's
+        # (plus, either way, BERTH_DATABASE_URL of the data directory's database unless env sets one)
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -101,10 +101,16 @@ class RegistryProcess:
             # by the parent's id even when the parent was killed first.
             self._process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL, start_new_session=True,
-                                             env=None if self.env is None else dict(self.env))
+                                             env=self._environment())
         if wait_ready:
             self._wait_ready()
         return self
+
+    def _environment(self) -> dict[str, str]:
+        environment = dict(os.environ if self.env is None else self.env)
+        if "BERTH_DATABASE_URL" not in environment:
+            environment.update(databases.server_env(self.data_dir))
+        return environment
 
     def _wait_ready(self) -> None:
         assert self._process is not None

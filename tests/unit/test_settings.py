@@ -34,6 +34,16 @@ def test_database_and_storage_urls_override_the_data_dir(tmp_path):
     assert str(s.storage_root) == "/srv/blobs"
 
 
+def test_the_database_pool_comes_from_a_database_table_or_the_environment(tmp_path):
+    assert (load_settings({}, env={}).database_pool_size, load_settings({}, env={}).database_max_overflow,
+            load_settings({}, env={}).database_pool_timeout) == (5, 5, 10.0)
+    config = tmp_path / "berth.toml"
+    config.write_text('[database]\nurl = "postgresql+asyncpg://db/berth"\npool_size = 8\nmax_overflow = 0\n')
+    s = load_settings({}, env={"BERTH_DATABASE_POOL_TIMEOUT": "2.5"}, config_file=config)
+    assert (s.database_url, s.database_pool_size, s.database_max_overflow, s.database_pool_timeout) == \
+        ("postgresql+asyncpg://db/berth", 8, 0, 2.5)
+
+
 @pytest.mark.parametrize("flags, env, message", [
     ({"port": 70000}, {}, "port"),
     ({}, {"BERTH_PORT": "http"}, "port"),
@@ -41,6 +51,9 @@ def test_database_and_storage_urls_override_the_data_dir(tmp_path):
     ({"workers": -1}, {}, "workers"),
     ({}, {"BERTH_STORAGE_URL": "s4://bucket"}, "storage_url"),
     ({}, {"BERTH_UPLOAD_TTL": "0"}, "upload_ttl"),
+    ({}, {"BERTH_DATABASE_POOL_SIZE": "0"}, "database_pool_size"),
+    ({}, {"BERTH_DATABASE_MAX_OVERFLOW": "-1"}, "database_max_overflow"),
+    ({}, {"BERTH_DATABASE_POOL_TIMEOUT": "0"}, "database_pool_timeout"),
     ({"colour": "blue"}, {}, "colour"),
 ])
 def test_bad_settings_fail_loudly_and_name_the_setting(flags, env, message):

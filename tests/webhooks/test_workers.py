@@ -3,7 +3,7 @@ outlives its worker (a crash mid-send) lapses so that another worker sends the d
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -12,6 +12,7 @@ from registry.db.migrate import migrate
 from registry.services import webhooks
 from registry.services.repositories import ensure_repository
 
+from ..support.databases import postgres_cluster
 from ..support.postgres import PostgresCluster
 from .conftest import create_hook, fast, log_when, push, start_registry
 
@@ -40,9 +41,8 @@ async def test_two_workers_never_send_one_delivery_twice(api, registry, token_se
 
 
 @pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresCluster]:
-    with PostgresCluster() as cluster:
-        yield cluster
+def postgres() -> PostgresCluster:
+    return postgres_cluster()  # the session's one cluster (stopped by tests/conftest.py)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -50,7 +50,7 @@ async def databases(request, settings) -> AsyncIterator[tuple[Database, Database
     """Two engines on one migrated database, as two worker processes have (and no app polling it)."""
     if request.param == "sqlite":
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        url = settings.database_url
+        url = f"sqlite+aiosqlite:///{settings.data_dir / 'registry.db'}"  # this side's, whatever the run's
     else:
         url = await asyncio.to_thread(request.getfixturevalue("postgres").database, "webhooks")
     await asyncio.to_thread(migrate, url)
