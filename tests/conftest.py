@@ -24,12 +24,25 @@ from tests.support.images import ImageCache, OciImage
 # Tests (paths under tests/, a directory or a file) that make no registry and open no registry database.
 DATABASE_FREE = ("unit", "runtime", "test_architecture.py", "storage/test_blob_store_contract.py",
                  "cli/test_local_images.py", "s3/test_s3_store.py")
+# Left out of the PostgreSQL pass as well, to keep `make test` within CI's 20 minutes on 2 cores:
+# - suites that drive the registry with a real client (berth, podman, oras, python-dxf, chromium, a
+#   process's lifecycle), which exercise the client and the protocol: the registry's database work they
+#   cause is the same as in the in-process API tests and the skopeo and docker suites, which do run on
+#   PostgreSQL;
+# - tests/scaleout, which runs on PostgreSQL (and S3) in both passes anyway.
+CLIENT_SUITES = ("cli", "containers", "web/browser", "scaleout", "s3/test_s3_e2e.py", "e2e/test_admin_cli.py",
+                 "e2e/test_dxf.py", "e2e/test_oras.py", "e2e/test_podman.py", "e2e/test_memory.py",
+                 "e2e/test_search_clients.py", "e2e/test_server_cli.py")
 _TESTS = Path(__file__).parent
 
 
-def _database_free(item: pytest.Item) -> bool:
+def _under(item: pytest.Item, entries: tuple[str, ...]) -> bool:
     path = Path(item.path)
-    return any(path == _TESTS / entry or _TESTS / entry in path.parents for entry in DATABASE_FREE)
+    return any(path == _TESTS / entry or _TESTS / entry in path.parents for entry in entries)
+
+
+def _database_free(item: pytest.Item) -> bool:
+    return _under(item, DATABASE_FREE)
 
 
 def pytest_report_header() -> str:
@@ -37,8 +50,8 @@ def pytest_report_header() -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On PostgreSQL, leave out what the SQLite run already covered in full: database-free tests, and
-    tests parametrized over both databases (they run each side in that run)."""
+    """On PostgreSQL, leave out what the SQLite run already covered in full: database-free tests, tests
+    parametrized over both databases (they run each side in that run), and CLIENT_SUITES."""
     if not databases.on_postgresql():
         return
     kept: list[pytest.Item] = []
@@ -46,7 +59,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         both = any(value in databases.BACKENDS for value in params.values() if isinstance(value, str))
-        (left_out if _database_free(item) or both else kept).append(item)
+        (left_out if _database_free(item) or both or _under(item, CLIENT_SUITES) else kept).append(item)
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = kept
