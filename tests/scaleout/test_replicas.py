@@ -49,7 +49,6 @@ def session_for(cluster: Cluster, repository: str) -> requests.Session:
 def push_blob_alternating(http: requests.Session, replicas: list[RegistryProcess], repository: str,
                           data: bytes, chunk: int) -> list[str]:
     """POST, PATCHes and the closing PUT of one upload, each on the next replica. Returns who took what."""
-    served = []
     started = http.post(f"{replicas[0].url}/v2/{repository}/blobs/uploads/", timeout=30)
     assert started.status_code == 202, started.text
     location, served = started.headers["Location"], [replicas[0].host]
