@@ -68,12 +68,14 @@ async def set_quota(session: AsyncSession, namespace: str, limit: int | None) ->
                                  keys=["namespace"], update=["bytes", "updated_at"]))
 
 
-async def require_room(session: AsyncSession, repository: str, digest: Digest, size: int) -> None:
+async def require_room(session: AsyncSession, repository: str, digest: Digest, size: int,
+                       lock: bool = True) -> None:
     """Pass when linking `digest` into `repository` keeps its namespace within its quota (or it has none);
-    else raise errors.Denied. Call in the transaction that makes the link."""
+    else raise errors.Denied. Call in the transaction that makes the link. `lock=False` is an early look
+    from a read (an upload refused before its bytes are stored); the link's own check still decides."""
     namespace = namespace_of(repository)
-    limit = await session.scalar(select(NamespaceQuota.bytes).where(NamespaceQuota.namespace == namespace)
-                                 .with_for_update())
+    query = select(NamespaceQuota.bytes).where(NamespaceQuota.namespace == namespace)
+    limit = await session.scalar(query.with_for_update() if lock else query)
     if limit is None:
         return
     linked = await session.scalar(_linked_digests(namespace).where(RepositoryBlob.digest == str(digest)).limit(1))

@@ -133,8 +133,8 @@ class UploadService:
                 await self._discard(upload_id)
                 raise errors.DigestInvalid(detail={"digest": str(digest)})
             try:  # before the bytes are committed, so a refused blob leaves nothing in the store
-                async with self.db.write() as session:
-                    await require_room(session, repository, digest, row.size)
+                async with self.db.read() as session:
+                    await require_room(session, repository, digest, row.size, lock=False)
             except errors.Denied:
                 await self._discard(upload_id)
                 raise
