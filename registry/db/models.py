@@ -33,6 +33,8 @@ class Blob(Base):
     digest: Mapped[digest] = mapped_column(primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[created_at]
+    # Where the store keeps the bytes, as its commit_upload said ("": under the digest; storage/base.py).
+    location: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 class RepositoryBlob(Base):

@@ -18,16 +18,18 @@ from .quotas import require_room
 from .repositories import ensure_repository, repository_id_of
 
 
-def linked_blob_query(repository: str, digest: Digest) -> Select[int]:
-    """The size of `digest` if `repository` may read it."""
-    return (select(Blob.size)
+def linked_blob_query(repository: str, digest: Digest) -> Select[int, str]:
+    """The size and location of `digest` if `repository` may read it."""
+    return (select(Blob.size, Blob.location)
             .join(RepositoryBlob, RepositoryBlob.digest == Blob.digest)
             .join(Repository, Repository.id == RepositoryBlob.repository_id)
             .where(Repository.name == repository, Blob.digest == str(digest)))
 
 
-async def link_blob(session: AsyncSession, repository: str, digest: Digest, size: int) -> None:
-    """Record that the store holds `digest` and that `repository` may read it; renew the link's time.
+async def link_blob(session: AsyncSession, repository: str, digest: Digest, size: int, location: str = "") -> str:
+    """Record that the store holds `digest` (at `location`) and that `repository` may read it; renew the
+    link's time. Returns the location the blob's row names: an existing row keeps its own, and then the
+    caller's copy at another location is redundant.
 
     Raises errors.Denied when the link would take the repository's namespace over its quota. The caller
     must have the bytes in the store already (uploads commit them first).
@@ -36,13 +38,14 @@ async def link_blob(session: AsyncSession, repository: str, digest: Digest, size
     await require_room(session, repository, digest, size)
     # DO UPDATE, not DO NOTHING: it locks an existing row, so this waits for a collector deleting it
     # and then inserts the row again (a DO NOTHING would see the doomed row and skip).
-    await session.execute(upsert(session, Blob, {"digest": str(digest), "size": size},
+    await session.execute(upsert(session, Blob, {"digest": str(digest), "size": size, "location": location},
                                  keys=["digest"], update=["size"]))
     now = utcnow()
     await session.execute(upsert(
         session, RepositoryBlob, {"repository_id": repository_id, "digest": str(digest), "created_at": now,
                                   "linked_at": now},
         keys=["repository_id", "digest"], update=["linked_at"]))
+    return str(await session.scalar(select(Blob.location).where(Blob.digest == str(digest))))
 
 
 async def mount_blob(session: AsyncSession, repository: str, source: str, digest: Digest) -> bool:
@@ -51,10 +54,11 @@ async def mount_blob(session: AsyncSession, repository: str, source: str, digest
     # blob before any link of it, so a mount and an upload of one blob cannot deadlock (seen on PostgreSQL).
     if await session.scalar(select(Blob.size).where(Blob.digest == str(digest)).with_for_update()) is None:
         return False
-    size = await session.scalar(linked_blob_query(source, digest).with_for_update(read=True, of=RepositoryBlob))
-    if size is None:
+    found = (await session.execute(linked_blob_query(source, digest)
+                                   .with_for_update(read=True, of=RepositoryBlob))).first()
+    if found is None:
         return False
-    await link_blob(session, repository, digest, size)
+    await link_blob(session, repository, digest, found.size)
     return True
 
 

@@ -53,6 +53,8 @@ async def _config_platform(store: BlobStore, config: Descriptor) -> str | None:
     """The platform an image config names; None for artifacts (other config types) or odd configs."""
     if config.media_type not in (mt.OCI_CONFIG, mt.DOCKER_CONFIG) or config.size > MAX_CONFIG:
         return None
+    # At most MAX_CONFIG bytes: less than a store ever keeps at a location of its own (an S3 part), so the
+    # blob is under its digest.
     data = b"".join([chunk async for chunk in store.read_blob(config.digest, 0, config.size)])
     try:
         doc = json.loads(data)

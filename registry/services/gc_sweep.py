@@ -52,10 +52,10 @@ def garbage_links(cutoff: datetime) -> Select[int, str]:
         RepositoryBlob.linked_at < cutoff, ~exists(referenced))
 
 
-def garbage_blobs() -> Select[str, int]:
+def garbage_blobs() -> Select[str, int, str]:
     linked = select(RepositoryBlob.digest).where(RepositoryBlob.digest == Blob.digest)
     referenced = select(ManifestReference.digest).where(ManifestReference.digest == Blob.digest)
-    return select(Blob.digest, Blob.size).where(~exists(linked), ~exists(referenced))
+    return select(Blob.digest, Blob.size, Blob.location).where(~exists(linked), ~exists(referenced))
 
 
 def garbage_manifests(cutoff: datetime) -> Select[int, int]:
@@ -109,29 +109,30 @@ async def delete_blob_batch(session: AsyncSession, store: BlobStore | None, afte
                                         .order_by(Blob.digest).with_for_update(skip_locked=True)))
     garbage = (await session.execute(garbage_blobs().where(Blob.digest.in_(locked)))).all() if locked else []
     busy_sizes = set(await session.scalars(select(Upload.size).where(
-        Upload.size.in_({size for _, size in garbage})))) if garbage else set()
-    doomed = [(digest, size) for digest, size in garbage if size not in busy_sizes]
+        Upload.size.in_({size for _, size, _ in garbage})))) if garbage else set()
+    doomed = [(digest, size, location) for digest, size, location in garbage if size not in busy_sizes]
     skipped = len(garbage) - len(doomed)
     if store is not None:
         doomed = await _delete_bytes(store, doomed)
     if doomed:
-        await session.execute(delete(Blob).where(Blob.digest.in_([digest for digest, _ in doomed])))
-    return doomed, skipped, candidates[-1]
+        await session.execute(delete(Blob).where(Blob.digest.in_([digest for digest, _, _ in doomed])))
+    return [(digest, size) for digest, size, _ in doomed], skipped, candidates[-1]
 
 
-async def _delete_bytes(store: BlobStore, blobs: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
-    """Delete the bytes of `blobs`, a few at a time; the ones whose deletion failed keep their rows."""
+async def _delete_bytes(store: BlobStore, blobs: Sequence[tuple[str, int, str]]) -> list[tuple[str, int, str]]:
+    """Delete the bytes of `blobs` (digest, size, location), a few at a time; the ones whose deletion failed
+    keep their rows."""
     gate = asyncio.Semaphore(DELETE_CONCURRENCY)
 
-    async def delete_one(digest: str) -> bool:
+    async def delete_one(digest: str, location: str) -> bool:
         async with gate:
             try:
-                await store.delete_blob(Digest.parse(digest))
+                await store.delete_blob(Digest.parse(digest), location=location)
                 return True
             except Exception:
                 log.exception("cannot delete blob %s; it stays for the next run", digest)
                 return False
-    done = await asyncio.gather(*(delete_one(digest) for digest, _ in blobs))
+    done = await asyncio.gather(*(delete_one(digest, location) for digest, _, location in blobs))
     return [blob for blob, ok in zip(blobs, done, strict=True) if ok]
 
 

@@ -27,6 +27,7 @@ class BlobInfo:
     # Manifests are content-addressed too and can be fetched through the blob endpoint, as with
     # distribution; their bytes live in the database, not in the blob store.
     content: bytes | None = None
+    location: str = ""  # where the blob store keeps the bytes (storage/base.py)
 
 
 def _size(found: StoredManifest | BlobInfo) -> int:
@@ -69,8 +70,8 @@ class PullService:
 
     async def blob(self, repository: str, digest: Digest) -> BlobInfo | None:
         async def query(reader: Reader) -> BlobInfo | None:
-            size = await reader.scalar(linked_blob_query(repository, digest))
-            return BlobInfo(size) if size is not None else None
+            found = (await reader.execute(linked_blob_query(repository, digest))).first()
+            return BlobInfo(found.size, location=found.location) if found is not None else None
         found = await self.cache.lookup(("blob", repository, digest), query, _size)
         if found is None:
             manifest = await self._manifest(repository, digest)

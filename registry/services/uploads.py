@@ -139,11 +139,14 @@ class UploadService:
                 await self._discard(upload_id)
                 raise
             lease.check()
-            await self.store.commit_upload(upload_id, progress, digest)
+            location = await self.store.commit_upload(upload_id, progress, digest)
+            # If this fails, the upload's row stays and its purge deletes the committed copy.
             async with self.db.write() as session:
-                await link_blob(session, repository, digest, row.size)
+                kept = await link_blob(session, repository, digest, row.size, location)
                 await session.execute(delete(Upload).where(Upload.id == upload_id))
         self._hashers.drop(upload_id)
+        if location and kept != location:  # the blob was there already: this upload's own copy is not needed
+            await self.store.delete_blob(digest, location=location)
 
     async def cancel(self, repository: str, upload_id: str) -> None:
         async with self._leased(repository, upload_id):

@@ -1,8 +1,13 @@
 """The BlobStore protocol: what the registry needs from a place that keeps bytes.
 
 The store knows nothing of repositories or of which blobs are visible: the database decides that. A blob
-exists in the store only after `commit_upload` has made it durable under its digest, so a crash at any
-moment leaves either nothing or a whole blob (which stays invisible until the database links it).
+exists in the store only after `commit_upload` has made it durable, so a crash at any moment leaves either
+nothing or a whole blob (which stays invisible until the database links it).
+
+Where a blob lives: by default under its digest. A store may instead leave a committed upload where it was
+written and return that *location* (an opaque string, "" for the digest's own place); the database keeps it
+in the blob's row and every later read or delete passes it back. S3 does so because an object's key is
+fixed before the digest is known, and a server-side copy to the digest's key costs as much as the upload.
 
 Uploads: the database row of an upload records an `UploadProgress` (its size and the store's own opaque
 state) and is the only truth about it, so any process or replica can continue it. Callers serialize the
@@ -56,27 +61,31 @@ class BlobStore(Protocol):
         A store may seal the upload to read it: afterwards only `commit_upload` or `cancel_upload`.
         """
 
-    async def commit_upload(self, upload_id: str, progress: UploadProgress, digest: Digest) -> None:
-        """Make the upload's bytes the blob `digest`, durably; drop the scratch data.
+    async def commit_upload(self, upload_id: str, progress: UploadProgress, digest: Digest) -> str:
+        """Make the upload's bytes the blob `digest`, durably; drop the scratch data; return the blob's location.
 
-        The caller has verified the digest. If the store already has the digest, the old copy stays (it
-        has the same bytes). Raises UploadConflict when it can tell the bytes are not the recorded ones.
+        The caller has verified the digest. At the digest's own place (location ""), if the store already
+        has the digest, the old copy stays (it has the same bytes). At a location of the upload's own, the
+        caller records it or deletes the blob there. Raises UploadConflict when it can tell the bytes are not
+        the recorded ones.
         """
 
     async def cancel_upload(self, upload_id: str) -> None:
-        """Drop all of an upload's scratch data, recorded or stray. Safe for unknown or committed uploads."""
+        """Drop all of an upload's scratch data, recorded or stray, and a blob it left at a location of its own
+        (the caller cancels only uploads whose blob no row records). Safe for unknown uploads."""
 
     def blob_path(self, digest: Digest) -> Path | None:
         """A local file holding the blob, to send with sendfile; None when the store is not local."""
 
-    async def blob_url(self, digest: Digest) -> str | None:
+    async def blob_url(self, digest: Digest, *, location: str = "") -> str | None:
         """A URL clients may GET the blob from themselves (presigned, expiring); None to serve it ourselves."""
 
-    def read_blob(self, digest: Digest, start: int = 0, end: int | None = None) -> AsyncGenerator[bytes, None]:
+    def read_blob(self, digest: Digest, start: int = 0, end: int | None = None, *,
+                  location: str = "") -> AsyncGenerator[bytes, None]:
         """Stream bytes [start, end) of a stored blob."""
 
-    async def delete_blob(self, digest: Digest) -> None:
-        """Remove a blob's bytes (garbage collection only). Safe for unknown digests."""
+    async def delete_blob(self, digest: Digest, *, location: str = "") -> None:
+        """Remove a blob's bytes (garbage collection, or a redundant copy). Safe for unknown digests."""
 
     async def check(self) -> None:
         """Raise when the store cannot be reached now (readiness probes bound it with a timeout)."""

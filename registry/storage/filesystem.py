@@ -107,10 +107,11 @@ class FilesystemBlobStore:
                 remaining -= len(chunk)
                 yield chunk
 
-    async def commit_upload(self, upload_id: str, progress: UploadProgress, digest: Digest) -> None:
+    async def commit_upload(self, upload_id: str, progress: UploadProgress, digest: Digest) -> str:
         with self._exclusive(upload_id, os.O_RDWR) as fd:
             await asyncio.to_thread(self._commit, fd, self._upload_path(upload_id), progress.size,
                                     self.blob_path(digest))
+        return ""  # a rename puts every blob under its digest: no location of its own
 
     @staticmethod
     def _commit(fd: int, scratch: Path, size: int, target: Path) -> None:
@@ -127,7 +128,8 @@ class FilesystemBlobStore:
     async def cancel_upload(self, upload_id: str) -> None:
         self._upload_path(upload_id).unlink(missing_ok=True)
 
-    async def read_blob(self, digest: Digest, start: int = 0, end: int | None = None) -> AsyncGenerator[bytes, None]:
+    async def read_blob(self, digest: Digest, start: int = 0, end: int | None = None, *,
+                        location: str = "") -> AsyncGenerator[bytes, None]:
         with open(self.blob_path(digest), "rb") as f:
             f.seek(start)
             remaining = (end - start) if end is not None else None
@@ -140,10 +142,10 @@ class FilesystemBlobStore:
                     remaining -= len(chunk)
                 yield chunk
 
-    async def blob_url(self, digest: Digest) -> None:
+    async def blob_url(self, digest: Digest, *, location: str = "") -> None:
         return None  # served by us, with sendfile
 
-    async def delete_blob(self, digest: Digest) -> None:
+    async def delete_blob(self, digest: Digest, *, location: str = "") -> None:
         self.blob_path(digest).unlink(missing_ok=True)
 
     async def close(self) -> None:

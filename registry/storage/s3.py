@@ -7,18 +7,22 @@ bytes, sends whole parts and writes the rest as a new tail under a fresh name, s
 records is ever overwritten. The recorded state keeps each part's ETag: completing the multipart upload
 with them fails if a stray writer (one whose lease lapsed) replaced a part since.
 
-Committing completes the multipart upload (the tail copied in server-side as the last part) and copies
-the object to the blob's key server-side: S3 fixes an object's key when its multipart upload starts,
-before the digest is known.
+Committing completes the multipart upload (the tail copied in server-side as the last part). S3 fixes
+an object's key when its multipart upload starts, before the digest is known, and copying it to the
+digest's key costs about as much as the upload did: so the object stays at objects/<upload id>, which
+commit_upload returns as the blob's location for the database to keep. An upload that never filled a
+part (configs, small layers) is copied to blobs/<alg>/<hex> instead: one small copy, and pushes of the
+same small blob share one object.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +36,7 @@ from .s3parts import PartWriter, UploadParts
 
 READ_CHUNK = 1 << 20
 _MISSING = ("NoSuchKey", "404", "NotFound", "NoSuchUpload")
+_LOCATION = re.compile(r"objects/[A-Za-z0-9_.-]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +90,21 @@ class S3BlobStore:
     def blob_key(self, digest: Digest) -> str:
         return f"{self.prefix}blobs/{digest.algorithm}/{digest.encoded}"
 
+    def _object_key(self, digest: Digest, location: str) -> str:
+        """The key of a blob at `location` ("": under its digest)."""
+        if not location:
+            return self.blob_key(digest)
+        if not _LOCATION.fullmatch(location):
+            raise ValueError(f"{location!r} is not a location of this store")
+        return self.prefix + location
+
+    def _multipart_key(self, upload_id: str, parts: UploadParts) -> str:
+        if parts.key:
+            if parts.key != f"objects/{upload_id}":
+                raise UploadMissing(f"the recorded S3 state of {upload_id} names another upload's object")
+            return self.prefix + parts.key
+        return self._upload_prefix(upload_id) + "data"  # recorded before objects/ existed
+
     def _upload_prefix(self, upload_id: str) -> str:
         if not upload_id or "/" in upload_id or "\0" in upload_id or upload_id in (".", ".."):
             raise UploadMissing(upload_id)  # callers validate ids; this keeps the store safe regardless
@@ -99,6 +119,8 @@ class S3BlobStore:
                             on_chunk: Callable[[bytes], None]) -> UploadProgress:
         base = self._upload_prefix(upload_id)
         parts = UploadParts.parse(progress)
+        if not parts.upload_id and not parts.key:
+            parts = replace(parts, key=f"objects/{upload_id}")
         s3 = await self.client()
         tail = b""
         try:
@@ -109,7 +131,7 @@ class S3BlobStore:
         except ClientError as exc:
             raise _translated(exc, upload_id) from None
         await self._drop_stray_tails(base, parts.tail)
-        writer = PartWriter(s3, self.bucket, base + "data", parts, tail)
+        writer = PartWriter(s3, self.bucket, self._multipart_key(upload_id, parts), parts, tail)
         try:
             async for chunk in chunks:
                 on_chunk(chunk)
@@ -129,66 +151,63 @@ class S3BlobStore:
     async def read_upload(self, upload_id: str, progress: UploadProgress) -> AsyncIterator[bytes]:
         base, parts = self._upload_prefix(upload_id), UploadParts.parse(progress)
         try:
-            key = await self._seal(base, parts) if parts.upload_id else base + parts.tail if parts.tail else None
+            key = (await self._seal(upload_id, parts) if parts.upload_id else
+                   base + parts.tail if parts.tail else None)
         except ClientError as exc:
             raise _translated(exc, upload_id) from None
         if key is not None:
             async for chunk in self._read(key, 0, progress.size):
                 yield chunk
 
-    async def commit_upload(self, upload_id: str, progress: UploadProgress, digest: Digest) -> None:
+    async def commit_upload(self, upload_id: str, progress: UploadProgress, digest: Digest) -> str:
         base, parts, target = self._upload_prefix(upload_id), UploadParts.parse(progress), self.blob_key(digest)
-        s3 = await self.client()
+        s3, location = await self.client(), ""
         try:
-            if not await self._exists(target):
+            if parts.upload_id and parts.key:
+                await self._seal(upload_id, parts)
+                location = parts.key
+            elif not await self._exists(target):
                 if parts.upload_id:
-                    await self._copy(await self._seal(base, parts), target, progress.size)
+                    await self._copy(await self._seal(upload_id, parts), target, progress.size)
                 elif parts.tail:
                     await self._copy(base + parts.tail, target, progress.size)
                 else:
                     await s3.put_object(Bucket=self.bucket, Key=target, Body=b"")
         except ClientError as exc:
             raise _translated(exc, upload_id) from None
-        await self.cancel_upload(upload_id)
+        await self._drop_scratch(upload_id)
+        return location
 
     async def cancel_upload(self, upload_id: str) -> None:
-        base, s3 = self._upload_prefix(upload_id), await self.client()
-        # Every multipart upload under the prefix: a writer that died before recording its multipart
-        # upload left one the database knows nothing of.
-        listing = await s3.list_multipart_uploads(Bucket=self.bucket, Prefix=base)
-        for upload in listing.get("Uploads", []):
-            try:
-                await s3.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
-            except ClientError as exc:
-                if _code(exc) not in _MISSING:
-                    raise
-        await self._delete_under(base)
+        await self._drop_scratch(upload_id)
+        await (await self.client()).delete_object(Bucket=self.bucket, Key=f"{self.prefix}objects/{upload_id}")
 
     def blob_path(self, digest: Digest) -> Path | None:
         return None
 
-    async def blob_url(self, digest: Digest) -> str | None:
+    async def blob_url(self, digest: Digest, *, location: str = "") -> str | None:
         if not self.config.redirect:
             return None
         s3 = await self.client()
         url: str = await s3.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": self.blob_key(digest)},
+            "get_object", Params={"Bucket": self.bucket, "Key": self._object_key(digest, location)},
             ExpiresIn=self.config.presign_seconds)
         return url
 
-    async def read_blob(self, digest: Digest, start: int = 0, end: int | None = None) -> AsyncGenerator[bytes, None]:
+    async def read_blob(self, digest: Digest, start: int = 0, end: int | None = None, *,
+                        location: str = "") -> AsyncGenerator[bytes, None]:
         if end is not None and end <= start:
             return
         try:
-            async for chunk in self._read(self.blob_key(digest), start, end):
+            async for chunk in self._read(self._object_key(digest, location), start, end):
                 yield chunk
         except ClientError as exc:
             if _code(exc) in _MISSING:
                 raise FileNotFoundError(str(digest)) from None
             raise
 
-    async def delete_blob(self, digest: Digest) -> None:
-        await (await self.client()).delete_object(Bucket=self.bucket, Key=self.blob_key(digest))
+    async def delete_blob(self, digest: Digest, *, location: str = "") -> None:
+        await (await self.client()).delete_object(Bucket=self.bucket, Key=self._object_key(digest, location))
 
     async def check(self) -> None:
         await (await self.client()).head_bucket(Bucket=self.bucket)
@@ -199,11 +218,29 @@ class S3BlobStore:
 
     # -- internals -------------------------------------------------------------------------------
 
-    async def _seal(self, base: str, parts: UploadParts) -> str:
+    async def _drop_scratch(self, upload_id: str) -> None:
+        """Everything of the upload but a completed object at objects/<id>: the tails, the marker, and every
+        multipart upload still open at its keys (a writer that died before recording its multipart upload
+        left one the database knows nothing of; aborting those leaves a completed object alone)."""
+        base, s3 = self._upload_prefix(upload_id), await self.client()
+        for prefix in (base, f"{self.prefix}objects/{upload_id}"):
+            listing = await s3.list_multipart_uploads(Bucket=self.bucket, Prefix=prefix)
+            for upload in listing.get("Uploads", []):
+                if prefix == base or upload["Key"] == prefix:
+                    try:
+                        await s3.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
+                                                        UploadId=upload["UploadId"])
+                    except ClientError as exc:
+                        if _code(exc) not in _MISSING:
+                            raise
+        await self._delete_under(base)
+
+    async def _seal(self, upload_id: str, parts: UploadParts) -> str:
         """Complete the multipart upload (the tail as its last part) and return the object's key.
 
         Idempotent: read_upload seals before commit_upload does."""
-        s3, key = await self.client(), base + "data"
+        base, key = self._upload_prefix(upload_id), self._multipart_key(upload_id, parts)
+        s3 = await self.client()
         try:
             head = await s3.head_object(Bucket=self.bucket, Key=key)
             if head["ContentLength"] == parts.size:

@@ -61,10 +61,10 @@ class PausingStore:
     def __init__(self, store: Any) -> None:
         self.store, self.reached, self.go = store, asyncio.Event(), asyncio.Event()
 
-    async def delete_blob(self, digest: Digest) -> None:
+    async def delete_blob(self, digest: Digest, *, location: str = "") -> None:
         self.reached.set()
         await self.go.wait()
-        await self.store.delete_blob(digest)
+        await self.store.delete_blob(digest, location=location)
 
 
 async def test_an_upload_of_a_blob_being_deleted_waits_and_then_stores_its_own_copy(pg_registry: GcRegistry):

@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient
 from registry import keys
 from registry.app import create_app
 from registry.db.migrate import migrate
+from registry.services.gc import GcOptions, collect_garbage
 from registry.settings import Settings, load_settings
 from tests.api.oci import digest_of
 from tests.support import databases
@@ -170,3 +171,22 @@ async def test_a_mount_links_the_blob_without_copying_it(registry: MakeClient, s
     assert mounted.status == 201
     assert seaweedfs.keys(prefix) == before
     assert (await client.head(f"/v2/s3/target/blobs/{digest_of(data)}")).status == 200
+
+
+async def test_a_blob_pushed_twice_stays_where_first_written_and_the_gc_deletes_it_there(
+        registry: MakeClient, seaweedfs: SeaweedFS, s3_settings: Settings):
+    client = await registry()
+    data = os.urandom(9 * MiB)  # a whole part: the multipart upload's object becomes the blob, uncopied
+    prefix = s3_settings.storage_url.removeprefix(f"s3://{seaweedfs.bucket}/") + "/"
+    for repository in ("s3/first", "s3/second"):
+        started = await client.post(f"/v2/{repository}/blobs/uploads/")
+        patched = await client.patch(started.headers["Location"], data=data)
+        assert (await client.put(f"{patched.headers['Location']}?digest={digest_of(data)}")).status == 201
+    objects = [key for key in seaweedfs.keys(prefix) if "/objects/" in key]
+    assert len(objects) == 1 and not [key for key in seaweedfs.keys(prefix) if "/blobs/" in key]
+    for repository in ("s3/first", "s3/second"):
+        assert await (await client.get(f"/v2/{repository}/blobs/{digest_of(data)}")).read() == data
+        assert (await client.delete(f"/v2/{repository}/blobs/{digest_of(data)}")).status == 202
+    app = client.app
+    report = await collect_garbage(app[keys.database], app[keys.blob_store], GcOptions(grace=timedelta(0)))
+    assert report.blobs_deleted == 1 and seaweedfs.keys(prefix) == []

@@ -76,10 +76,10 @@ async def test_an_upload_appended_in_pieces_commits_as_its_blob(store: BlobStore
     progress = await _append(store, "u1", progress, data[2 * MiB:], seen=seen)
     assert progress.size == len(data) and bytes(seen) == data
     assert await _read(store.read_upload("u1", progress)) == data
-    await store.commit_upload("u1", progress, digest)
-    assert await _read(store.read_blob(digest)) == data
-    assert await _read(store.read_blob(digest, 10, 20)) == data[10:20]
-    assert await _read(store.read_blob(digest, 9 * MiB)) == data[9 * MiB:]
+    location = await store.commit_upload("u1", progress, digest)
+    assert await _read(store.read_blob(digest, location=location)) == data
+    assert await _read(store.read_blob(digest, 10, 20, location=location)) == data[10:20]
+    assert await _read(store.read_blob(digest, 9 * MiB, location=location)) == data[9 * MiB:]
     with pytest.raises(UploadMissing):
         await _append(store, "u1", progress, b"more")
 
@@ -93,8 +93,8 @@ async def test_appending_at_a_recorded_offset_drops_what_a_dead_writer_left(stor
     progress = await _append(store, "u2", recorded, b" data", rest)
     data = b"good data" + rest
     assert progress.size == len(data) and await _read(store.read_upload("u2", progress)) == data
-    await store.commit_upload("u2", progress, Digest.of(data))
-    assert await _read(store.read_blob(Digest.of(data))) == data
+    location = await store.commit_upload("u2", progress, Digest.of(data))
+    assert await _read(store.read_blob(Digest.of(data), location=location)) == data
 
 
 async def test_another_instance_continues_an_upload_from_its_recorded_progress(stores: StoreFactory):
@@ -105,26 +105,33 @@ async def test_another_instance_continues_an_upload_from_its_recorded_progress(s
     progress = await _append(second, "u3", progress, part)
     progress = await _append(first, "u3", progress, b"end")
     data = part + part + b"end"
-    await second.commit_upload("u3", progress, Digest.of(data))
-    assert hashlib.sha256(await _read(first.read_blob(Digest.of(data)))).digest() == hashlib.sha256(data).digest()
+    location = await second.commit_upload("u3", progress, Digest.of(data))
+    stored = await _read(first.read_blob(Digest.of(data), location=location))
+    assert hashlib.sha256(stored).digest() == hashlib.sha256(data).digest()
 
 
 async def test_an_empty_body_changes_nothing_and_an_empty_upload_is_the_empty_blob(store: BlobStore):
     await store.start_upload("u4")
     progress = await _append(store, "u4", UploadProgress())
     assert progress.size == 0
-    await store.commit_upload("u4", progress, Digest.of(b""))
-    assert await _read(store.read_blob(Digest.of(b""))) == b""
+    location = await store.commit_upload("u4", progress, Digest.of(b""))
+    assert await _read(store.read_blob(Digest.of(b""), location=location)) == b""
 
 
-async def test_committing_a_digest_the_store_has_keeps_the_old_copy(store: BlobStore):
-    data = b"same bytes"
+@pytest.mark.parametrize("size", [10, 9 * MiB])
+async def test_committing_a_digest_twice_leaves_it_readable_at_each_location(store: BlobStore, size: int):
+    data = os.urandom(size)
     digest = Digest.of(data)
+    locations = []
     for upload in ("a", "b"):
         await store.start_upload(upload)
         progress = await _append(store, upload, UploadProgress(), data)
-        await store.commit_upload(upload, progress, digest)
-    assert await _read(store.read_blob(digest)) == data
+        locations.append(await store.commit_upload(upload, progress, digest))
+    for location in locations:
+        assert await _read(store.read_blob(digest, location=location)) == data
+    if locations[0] != locations[1]:  # copies at locations of their own: deleting one leaves the other
+        await store.delete_blob(digest, location=locations[1])
+        assert await _read(store.read_blob(digest, location=locations[0])) == data
 
 
 async def test_cancel_and_delete_are_safe_for_unknown_names(store: BlobStore):
@@ -139,14 +146,15 @@ async def test_cancel_and_delete_are_safe_for_unknown_names(store: BlobStore):
         await _append(store, "u5", UploadProgress(), b"more")
 
 
-async def test_deleted_and_unknown_blobs_cannot_be_read(store: BlobStore):
-    data = b"to be collected"
+@pytest.mark.parametrize("size", [15, 9 * MiB])
+async def test_deleted_and_unknown_blobs_cannot_be_read(store: BlobStore, size: int):
+    data = os.urandom(size)
     await store.start_upload("u6")
-    await store.commit_upload("u6", await _append(store, "u6", UploadProgress(), data), Digest.of(data))
-    await store.delete_blob(Digest.of(data))
+    location = await store.commit_upload("u6", await _append(store, "u6", UploadProgress(), data), Digest.of(data))
+    await store.delete_blob(Digest.of(data), location=location)
     for digest in (Digest.of(data), Digest.of(b"never stored")):
         with pytest.raises(FileNotFoundError):
-            await _read(store.read_blob(digest))
+            await _read(store.read_blob(digest, location=location if digest == Digest.of(data) else ""))
 
 
 async def test_hostile_upload_ids_reach_no_file(store: BlobStore):
@@ -161,10 +169,10 @@ async def test_concurrent_commits_of_one_digest_leave_one_whole_blob(store: Blob
     data = os.urandom(1 * MiB)
     digest = Digest.of(data)
 
-    async def upload(upload_id: str) -> None:
+    async def upload(upload_id: str) -> str:
         await store.start_upload(upload_id)
         progress = await _append(store, upload_id, UploadProgress(), data)
-        await store.commit_upload(upload_id, progress, digest)
+        return await store.commit_upload(upload_id, progress, digest)
 
-    await asyncio.gather(*(upload(f"c{i}") for i in range(8)))
-    assert await _read(store.read_blob(digest)) == data
+    for location in await asyncio.gather(*(upload(f"c{i}") for i in range(8))):
+        assert await _read(store.read_blob(digest, location=location)) == data

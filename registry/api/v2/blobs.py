@@ -11,6 +11,7 @@ from ... import errors, keys
 from ...oci.digest import Digest
 from ...services import audit
 from ...services.blobs import unlink_blob
+from ...services.pulls import BlobInfo
 from ...storage import BlobStore
 from .access import actor, require
 from .params import digest_param, repository_name
@@ -40,15 +41,16 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
     if path is not None:
         # sendfile, with Range (206) and unsatisfiable ranges (416) handled by aiohttp.
         return web.FileResponse(path, headers=headers)
-    url = await store.blob_url(digest)
+    url = await store.blob_url(digest, location=blob.location)
     if url is not None:  # the client fetches the bytes from the store itself (S3, presigned)
         return web.Response(status=307, headers={"Location": url, "Docker-Content-Digest": str(digest)})
-    return await _stream(request, store, digest, blob.size, headers)
+    return await _stream(request, store, digest, blob, headers)
 
 
-async def _stream(request: web.Request, store: BlobStore, digest: Digest, size: int,
+async def _stream(request: web.Request, store: BlobStore, digest: Digest, blob: BlobInfo,
                   headers: dict[str, str]) -> web.StreamResponse:
     """The bytes through us, a Range (one, RFC 9110 14.2) answered with 206, an unsatisfiable one with 416."""
+    size = blob.size
     wanted = byte_range(request.headers.get("Range"), size)
     if wanted is None:
         return web.Response(status=416, headers={"Content-Range": f"bytes */{size}"})
@@ -56,7 +58,7 @@ async def _stream(request: web.Request, store: BlobStore, digest: Digest, size: 
     status = 200 if (start, end) == (0, size) and "Range" not in request.headers else 206
     if status == 206:
         headers = {**headers, "Content-Range": f"bytes {start}-{end - 1}/{size}"}
-    async with aclosing(store.read_blob(digest, start, end)) as chunks:
+    async with aclosing(store.read_blob(digest, start, end, location=blob.location)) as chunks:
         try:
             first = await anext(chunks, b"")  # before the status line: a blob the store lost is a 404
         except FileNotFoundError:
