@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 from aiohttp import web
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from . import errors, keys, metrics
 from .api.auth import Gatekeeper
@@ -148,6 +149,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(unknown)
     except web.HTTPException:
         raise
+    except PoolTimeout:
+        log.warning("no database connection free for %s %s within the pool timeout", request.method, request.path)
+        return error_response(errors.Unavailable())
     except Exception:
         log.exception("unexpected error serving %s %s", request.method, request.path)
         return error_response(errors.RegistryError())

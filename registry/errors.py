@@ -93,6 +93,15 @@ class TooManyRequests(RegistryError):
     code, status, message = "TOOMANYREQUESTS", 429, "too many requests"
 
 
+class Unavailable(RegistryError):
+    """Busy for now (every database connection in use for longer than the pool's timeout): distribution's
+    UNAVAILABLE, with a Retry-After that clients such as docker honour."""
+    code, status, message = "UNAVAILABLE", 503, "the registry is busy; try again in a moment"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, headers={"Retry-After": "1"})
+
+
 class InvalidParameter(Unsupported):
     """A query or form parameter the request cannot carry (the spec has no code of its own for it)."""
     status, message = 400, "invalid request parameter"
