@@ -3,11 +3,14 @@
 The run's database is SQLite, or PostgreSQL with BERTH_TEST_DATABASE=postgresql (tests/support/databases.py
 says how every registry finds its own). On PostgreSQL, tests that never touch a registry database
 (DATABASE_FREE) are left out: the SQLite run covers them, and a test there that does touch one fails.
+`make test` runs both passes side by side and sets BERTH_TEST_BALANCE=1, which moves the long
+database-free suites (BALANCED) from the SQLite pass to the PostgreSQL one, to even out their times.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,6 +36,9 @@ DATABASE_FREE = ("unit", "runtime", "test_architecture.py", "storage/test_blob_s
 CLIENT_SUITES = ("cli", "containers", "web/browser", "scaleout", "s3/test_s3_e2e.py", "e2e/test_admin_cli.py",
                  "e2e/test_dxf.py", "e2e/test_oras.py", "e2e/test_podman.py", "e2e/test_memory.py",
                  "e2e/test_search_clients.py", "e2e/test_server_cli.py")
+# Run in the PostgreSQL pass instead of the SQLite one when BERTH_TEST_BALANCE=1 (`make test`): suites
+# whose results do not depend on the registry's database (containers through runc, layer unpacking).
+BALANCED = ("containers", "runtime")
 _TESTS = Path(__file__).parent
 
 
@@ -51,15 +57,21 @@ def pytest_report_header() -> str:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """On PostgreSQL, leave out what the SQLite run already covered in full: database-free tests, tests
-    parametrized over both databases (they run each side in that run), and CLIENT_SUITES."""
-    if not databases.on_postgresql():
-        return
+    parametrized over both databases (they run each side in that run), and CLIENT_SUITES. Balanced
+    (BERTH_TEST_BALANCE=1), the BALANCED suites run on PostgreSQL's side only."""
+    balanced = os.environ.get("BERTH_TEST_BALANCE") == "1"
     kept: list[pytest.Item] = []
     left_out: list[pytest.Item] = []
     for item in items:
-        params = getattr(getattr(item, "callspec", None), "params", {})
-        both = any(value in databases.BACKENDS for value in params.values() if isinstance(value, str))
-        (left_out if _database_free(item) or both or _under(item, CLIENT_SUITES) else kept).append(item)
+        if balanced and _under(item, BALANCED):
+            keep = databases.on_postgresql()
+        elif not databases.on_postgresql():
+            keep = True
+        else:
+            params = getattr(getattr(item, "callspec", None), "params", {})
+            both = any(value in databases.BACKENDS for value in params.values() if isinstance(value, str))
+            keep = not (_database_free(item) or both or _under(item, CLIENT_SUITES))
+        (kept if keep else left_out).append(item)
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = kept
