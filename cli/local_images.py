@@ -7,7 +7,6 @@ digest (`sha256:...`, what `berth import` without a name writes) are untagged im
 
 from __future__ import annotations
 
-import platform
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -40,6 +39,8 @@ class BadOption(CliError):
 
 def host_platform() -> tuple[str, str, str]:
     """(os, architecture, variant) of this machine, in OCI's words."""
+    import platform  # here: `berth run` of a local image never asks
+
     machine = platform.machine().lower()
     variant = {"armv7l": "v7", "armv6l": "v6"}.get(machine, "")
     return ("linux" if sys.platform.startswith("linux") else sys.platform,

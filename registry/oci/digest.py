@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import hashlib
 
 # Registered algorithms and the exact shape of their encoded part.
 _ENCODED = {
@@ -36,9 +39,13 @@ class Digest:
 
     @classmethod
     def of(cls, data: bytes, algorithm: str = "sha256") -> Digest:
+        import hashlib  # here: loading OpenSSL's hashes costs `berth run`, which never hashes, 3 ms
+
         return cls(algorithm, hashlib.new(algorithm, data).hexdigest())
 
     def hasher(self) -> hashlib._Hash:
+        import hashlib
+
         return hashlib.new(self.algorithm)
 
     def __str__(self) -> str:

@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import os
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from registry.oci.digest import Digest
 
 from ..image_store import ImageStore, StoreError
 from .errors import RootfsError
 
+if TYPE_CHECKING:
+    import hashlib
+
 GZIP_MAGIC, ZSTD_MAGIC = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
-CHUNK = 1 << 20
+CHUNK = 1 << 16  # per step of decompressing and hashing: larger steps leave the CPU caches (1 MiB: 1.5x the time)
 
 
 class LayerStore:
@@ -66,6 +68,8 @@ class LayerStore:
             blob = images.open_blob(digest)
         except StoreError as exc:
             raise RootfsError(str(exc)) from None
+        import hashlib  # only a layer to unpack needs it: `berth run` of an unpacked image does not load it
+
         with blob:
             hasher = hashlib.new(diff_id.algorithm if diff_id else "sha256")
             stream = _Hashing(_decompressed(blob), hasher)
@@ -109,14 +113,47 @@ def _decompressed(blob: IO[bytes]) -> IO[bytes]:
     magic = blob.read(4)
     blob.seek(0)
     if magic.startswith(GZIP_MAGIC):
-        import gzip
-
-        return gzip.GzipFile(fileobj=blob, mode="rb")  # type: ignore[return-value]
+        return _Gunzip(blob)  # type: ignore[return-value]
     if magic.startswith(ZSTD_MAGIC):
         import zstandard  # only zstd layers pay for loading it
 
         return zstandard.ZstdDecompressor().stream_reader(blob, read_across_frames=True)  # type: ignore[return-value]
     return blob
+
+
+class _Gunzip:
+    """A gzip stream (one member or several, as gzip allows) inflated CHUNK at a time: GzipFile works in
+    8 KiB steps through three layers of Python, half the CPU time of unpacking a 210 MB image. zlib checks
+    each member's CRC and length itself; no read returns more than it was asked for (a bomb stays bounded)."""
+
+    def __init__(self, source: IO[bytes]) -> None:
+        self.source, self.pending = source, b""
+        self.inflater = zlib.decompressobj(wbits=31)  # 31: a gzip header and trailer around deflate data
+        self.inside = False  # a member has begun and not yet ended
+
+    def read(self, size: int = -1) -> bytes:
+        limit = size if size > 0 else CHUNK
+        while True:
+            if not self.pending:
+                self.pending = self.source.read(CHUNK)
+                if not self.pending:
+                    if self.inside:
+                        raise EOFError("the gzip stream ends inside a member")
+                    return b""
+            if not self.inside:
+                self.pending = self.pending.lstrip(b"\0")  # zero padding after a member, as gzip accepts
+                if not self.pending:
+                    continue
+                if self.inflater.eof:
+                    self.inflater = zlib.decompressobj(wbits=31)  # the next member
+                self.inside = True
+            data = self.inflater.decompress(self.pending, limit)
+            if self.inflater.eof:
+                self.pending, self.inside = self.inflater.unused_data, False
+            else:
+                self.pending = self.inflater.unconsumed_tail
+            if data:
+                return data
 
 
 class _Hashing:

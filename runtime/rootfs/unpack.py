@@ -28,7 +28,7 @@ WHITEOUT, OPAQUE, AUFS_META = ".wh.", ".wh..wh..opq", ".wh..wh."
 OPAQUE_XATTR = "trusted.overlay.opaque"
 MAX_ENTRIES = 2_000_000
 DISK_RESERVE = 64 << 20  # left free on the layer store's filesystem, whatever a layer says
-COPY_CHUNK = 1 << 20
+COPY_CHUNK = 1 << 16  # tar's read and copy steps: as the decompressor's (see layers.CHUNK)
 # Only these xattrs are restored: file capabilities and user data. trusted.* (overlayfs' own metadata among
 # them) and security labels from an image are not the image's to set.
 XATTR_PREFIXES = ("security.capability", "user.")
@@ -39,7 +39,7 @@ def unpack(stream: IO[bytes], target: Path) -> None:
     """Unpack the (decompressed) layer tar `stream` into the empty directory `target`."""
     tree = _Tree(target)
     try:
-        with tarfile.open(fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo) as tar:
+        with tarfile.open(fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo, bufsize=COPY_CHUNK) as tar:
             for count, member in enumerate(tar, 1):
                 if count > MAX_ENTRIES:
                     raise LayerRefused(f"the layer has more than {MAX_ENTRIES} entries")
