@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -13,11 +14,14 @@ from .errors import CliError, ExitCode
 # Each command module has `register(commands)`, which adds its parser with `func(env, args) -> int`.
 COMMAND_MODULES = ["login", "logout", "search", "pull", "push", "images", "tag", "rmi", "image", "history",
                    "save", "load", "import_", "config", "run", "ps", "start", "stop", "rm", "logs", "inspect",
-                   "container"]
+                   "container", "commit", "build", "create", "attach", "exec", "top", "volume", "cp", "export",
+                   "port"]
 # A container command loads only its own module: `berth run` must start in milliseconds, and the registry
 # client's imports (aiohttp) take longer than starting a container does.
 CONTAINER_COMMANDS = {"run": "run", "ps": "ps", "start": "start", "stop": "stop", "kill": "stop", "wait": "stop",
-                      "restart": "stop", "rm": "rm", "logs": "logs", "inspect": "inspect", "container": "container"}
+                      "restart": "stop", "rm": "rm", "logs": "logs", "inspect": "inspect", "container": "container",
+                      "create": "create", "attach": "attach", "exec": "exec", "top": "top",
+                      "volume": "volume", "cp": "cp", "export": "export", "port": "port"}
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
@@ -42,7 +46,7 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
         parser.print_help(env.stderr)
         return ExitCode.USAGE
     try:
-        return int(args.func(env, args) or 0)
+        code = int(args.func(env, args) or 0)
     except CliError as exc:
         if args.debug:
             import traceback
@@ -53,6 +57,23 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     except KeyboardInterrupt:
         env.stderr.write("\n")
         return 130
+    if argv is None and getattr(args, "exit_at_once", False):  # a command's own process (tests pass argv)
+        exit_at_once(env, code)
+    return code
+
+
+def exit_at_once(env: Environment, code: int) -> None:
+    """End this process now, without the interpreter's teardown of every loaded module: about 10 ms, a tenth
+    of `berth run`. Safe once the standard streams are flushed and no other thread is left to join."""
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        return
+    try:
+        env.stdout.flush()
+        env.stderr.flush()
+    except OSError:
+        return  # a closed pipe: the usual exit reports it
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,11 @@ from typing import Any
 from registry.oci.digest import Digest
 from runtime.containers import ZERO_TIME
 
+from . import network_options
 from .environment import Environment
 from .errors import CliError, ContainerFailed, ExitCode
 from .local_images import LocalImage
+from .mount_flags import container_mounts
 
 NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
@@ -40,19 +42,22 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     add("--rm", action="store_true", help="remove the container when it exits")
     add("-e", "--env", action="append", default=[], metavar="KEY[=VALUE]", help="set an environment variable")
     add("--env-file", action="append", default=[], metavar="FILE", help="read environment variables from a file")
-    add("-v", "--volume", action="append", default=[], metavar="SRC:DST[:ro]", help="bind mount a host directory")
+    add("-v", "--volume", action="append", default=[], metavar="[SRC:]DST[:ro]",
+        help="mount a host directory (SRC an absolute path), a named volume (SRC a name) or a new anonymous volume")
+    add("--volumes-from", action="append", default=[], metavar="CONTAINER[:ro|:rw]",
+        help="mount the volumes of the given container")
     add("-w", "--workdir", metavar="DIR", help="the working directory inside the container")
     add("-u", "--user", metavar="NAME|UID[:GROUP|GID]", help="the user the command runs as")
     add("--entrypoint", metavar="CMD", help="override the image's entrypoint (and its default command)")
     add("-h", "--hostname", metavar="NAME", help="the container's host name")
-    add("--network", "--net", default="none", metavar="none|host",
-        help="none (the default: only a loopback interface) or host (the host's network)")
+    network_options.add_flags(parser)  # --network, -p, -P, --expose, --link
     add("--restart", default="no", metavar="POLICY", help="no, on-failure[:MAX], always or unless-stopped")
     add("-m", "--memory", type=memory_bytes, metavar="BYTES", help="memory limit, e.g. 512m or 1g")
     add("--cpus", type=float, metavar="N", help="how many CPUs the container may use, e.g. 1.5")
     add("--pids-limit", type=int, metavar="N", help="the most processes the container may have (-1: no limit)")
     add("--read-only", action="store_true", help="mount the container's root filesystem read-only")
     add("--runtime", metavar="PATH", help="the OCI runtime binary (default: runc)")
+    add("--init", action="store_true", help="run an init inside the container that forwards signals and reaps")
     add("image", metavar="IMAGE")
     add("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
 
@@ -69,8 +74,6 @@ def check(args: argparse.Namespace) -> None:
         raise BadFlag(f"Invalid container name ({args.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
     if args.rm and args.restart not in ("no", ""):
         raise BadFlag("Conflicting options: --restart and --rm")
-    if args.network not in ("none", "host"):
-        raise BadFlag(f"network {args.network!r} is not supported yet: use --network none or --network host")
     if args.workdir is not None and not args.workdir.startswith("/"):
         raise BadFlag(f"the working directory '{args.workdir}' is invalid, it needs to be an absolute path")
     if args.memory is not None and args.memory < MIN_MEMORY:
@@ -118,25 +121,6 @@ def environment(env: Environment, args: argparse.Namespace, image_env: list[str]
     return list(merged.values())
 
 
-def binds(volumes: list[str]) -> list[str]:
-    """-v SRC:DST[:ro|rw] with a host path (named volumes come later); a missing source is created, as docker does."""
-    checked = []
-    for volume in volumes:
-        parts = volume.split(":")
-        if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
-            raise BadFlag(f"invalid spec: {volume}: volumes are SRC:DST[:ro|rw]")
-        source, destination = parts[0], parts[1]
-        if not source.startswith("/"):
-            raise BadFlag(f"invalid volume {volume}: named volumes are not supported yet; give an absolute host path")
-        if not destination.startswith("/"):
-            raise BadFlag(f"invalid mount config: the mount destination must be an absolute path: {destination}")
-        if len(parts) == 3 and parts[2] not in ("ro", "rw"):
-            raise BadFlag(f"invalid mode: {parts[2]}")
-        os.makedirs(source, exist_ok=True)
-        checked.append(":".join([os.path.realpath(source), *parts[1:]]))
-    return checked
-
-
 def container_doc(env: Environment, args: argparse.Namespace, image: LocalImage) -> dict[str, Any]:
     """The new container's record (without Id, Name and Created, which the store gives it)."""
     check(args)
@@ -151,29 +135,35 @@ def container_doc(env: Environment, args: argparse.Namespace, image: LocalImage)
     if not argv:
         raise ContainerFailed("No command specified")
     hostname = args.hostname or (os.uname().nodename if args.network == "host" else "")
+    mounts = container_mounts(env, args.volume, getattr(args, "volumes_from", []), image_config.get("Volumes"))
     config = {
         "Hostname": hostname, "Domainname": "", "User": args.user if args.user is not None
         else image_config.get("User", ""), "AttachStdin": args.interactive and not args.detach,
         "AttachStdout": not args.detach, "AttachStderr": not args.detach, "Tty": args.tty,
         "OpenStdin": args.interactive, "StdinOnce": args.interactive and not args.detach,
         "Env": environment(env, args, list(image_config.get("Env") or [])), "Cmd": cmd or None,
-        "Image": args.image, "Volumes": image_config.get("Volumes"),
+        "Image": args.image, "Volumes": mounts.config_volumes or None,
         "WorkingDir": args.workdir or image_config.get("WorkingDir", ""), "Entrypoint": entrypoint or None,
         "Labels": image_config.get("Labels") or {},
     }
     if image_config.get("StopSignal"):
         config["StopSignal"] = image_config["StopSignal"]
     host = {
-        "Binds": binds(args.volume) or None, "NetworkMode": args.network,
+        "Binds": mounts.binds or None, "VolumesFrom": mounts.volumes_from or None, "NetworkMode": args.network,
         "RestartPolicy": restart_policy(args.restart), "AutoRemove": args.rm, "ReadonlyRootfs": args.read_only,
         "Memory": args.memory or 0, "NanoCpus": int((args.cpus or 0) * 1e9), "PidsLimit": args.pids_limit,
-        "Runtime": args.runtime or "runc",
+        "Runtime": args.runtime or "runc", "Init": args.init or None,
     }
+    exposed, networking, network_settings = network_options.network_record(env, args, image_config.get("ExposedPorts"))
+    config.update(exposed)
+    host.update(networking)
     state = {"Status": "created", "Running": False, "Paused": False, "Restarting": False, "OOMKilled": False,
              "Dead": False, "Pid": 0, "ExitCode": 0, "Error": "", "StartedAt": ZERO_TIME, "FinishedAt": ZERO_TIME}
     return {"Path": argv[0], "Args": argv[1:], "State": state, "Image": image.id, "RestartCount": 0,
-            "Driver": "overlay", "Platform": "linux", "HostConfig": host, "Config": config,
-            "Berth": {"Layers": layer_digests(image), "SupervisorPid": 0, "ManuallyStopped": False}}
+            "Driver": "overlay", "Platform": "linux", "HostConfig": host, "Config": config, "Mounts": mounts.mounts,
+            "NetworkSettings": network_settings,
+            "Berth": {"Layers": layer_digests(image), "SupervisorPid": 0, "ManuallyStopped": False,
+                      "VolumesToFill": mounts.to_fill}}
 
 
 def layer_digests(image: LocalImage) -> list[list[str | None]]:

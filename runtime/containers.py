@@ -200,5 +200,5 @@ class ContainerStore:
 
 def _write(path: Path, doc: dict[str, Any]) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(doc, indent=1))
+    temporary.write_text(json.dumps(doc))  # no indent: only then is json's C encoder used (1 ms a write)
     os.replace(temporary, path)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import kernel
 from .containers import Container, ContainerError, ContainerStore
+from .network.endpoint import forget as forget_network
 from .oci_runtime import OciRuntime, RuntimeFailed
 from .rootfs import LayerStore, Rootfs
 
@@ -138,4 +139,5 @@ def remove(home: RuntimeHome, container: Container, force: bool, runtime: str | 
         home.runtime(current.host_config.get("Runtime") or runtime).delete(current.id)
     with contextlib.suppress(OSError):
         Rootfs(current.dir).unmount()
+    forget_network(current)  # what a crashed supervisor left of its bridge network
     store.remove(current)

@@ -10,6 +10,7 @@ found, 126 when it cannot be executed, 125 otherwise.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ class RuntimeFailed(Exception):
 class OciRuntime:
     binary: str  # a name on PATH or a path
     state_root: Path  # --root: this berth's containers only
+    wrapper: tuple[str, ...] = ()  # what runs the binary (crun on a hybrid-cgroup host: see `hybrid_cgroups`)
 
     @staticmethod
     def find(name: str | None, state_root: Path) -> OciRuntime:
@@ -39,11 +41,15 @@ class OciRuntime:
         found = which(wanted)
         if found is None:
             raise RuntimeFailed(f"OCI runtime {wanted!r} not found (install runc, or give --runtime PATH)")
-        return OciRuntime(found, state_root)
+        kind = Path(found).name
+        if kind != DEFAULT_RUNTIME:  # each runtime keeps its own state: runc cannot read crun's, nor the reverse
+            state_root = state_root.with_name(f"runtime-{kind}")
+            state_root.mkdir(mode=0o700, exist_ok=True)
+        return OciRuntime(found, state_root, hybrid_cgroups() if kind == "crun" else ())
 
     def _argv(self, log: Path | None, *args: str) -> list[str]:
         logging = ["--log", str(log), "--log-format", "json"] if log else []
-        return [self.binary, "--root", str(self.state_root), *logging, *args]
+        return [*self.wrapper, self.binary, "--root", str(self.state_root), *logging, *args]
 
     def run_detached(self, container_id: str, bundle: Path, stdio: tuple[int, int, int],
                      console_socket: str | None = None) -> int:
@@ -60,6 +66,25 @@ class OciRuntime:
             message = _last_error(log) or f"{Path(self.binary).name} exited {done.returncode}"
             raise RuntimeFailed(message, _exit_code_for(message))
         return int(pid_file.read_text())
+
+    def exec_detached(self, container_id: str, process: Path, stdio: tuple[int, int, int],
+                      console_socket: str | None = None) -> int:
+        """Start the process described by the `process` file (runtime-spec "process") in the running container,
+        with `stdio` (or a terminal, as for `run_detached`); returns its pid, which the caller may wait for as
+        a child subreaper."""
+        console = ["--console-socket", console_socket] if console_socket else []
+        log, pid_file = process.with_suffix(".log"), process.with_suffix(".pid")
+        done = subprocess.run(self._argv(log, "exec", "--detach", *console, "--process", str(process),
+                                         "--pid-file", str(pid_file), container_id),
+                              stdin=stdio[0], stdout=stdio[1], stderr=stdio[2], start_new_session=True)
+        try:
+            if done.returncode != 0:
+                message = _last_error(log) or f"{Path(self.binary).name} exited {done.returncode}"
+                raise RuntimeFailed(message, _exit_code_for(message))
+            return int(pid_file.read_text())
+        finally:
+            log.unlink(missing_ok=True)
+            pid_file.unlink(missing_ok=True)
 
     def delete(self, container_id: str) -> None:
         """Forget a stopped container (its state and cgroups); nothing happens if the runtime holds none."""
@@ -86,8 +111,19 @@ def _last_error(log: Path) -> str:
 
 def _exit_code_for(message: str) -> int:
     """docker's mapping of a start failure to run's exit status (moby: cli/command/container/run.go)."""
-    if "executable file not found" in message or "no such file or directory" in message:
+    message = message.lower()  # runc writes "no such file or directory", crun "No such file or directory"
+    if "executable file" in message and "not found" in message or "no such file or directory" in message:
         return NOT_FOUND
     if "permission denied" in message or "is a directory" in message:
         return NOT_EXECUTABLE
     return FAILED
+
+
+def hybrid_cgroups() -> tuple[str, ...]:
+    """crun refuses a host whose cgroups are hybrid (v1 controllers beside a cgroup2 tree at
+    /sys/fs/cgroup/unified); in a private mount namespace without that mount it sees plain v1 and works.
+    Slave propagation keeps later mounts (other containers' roots) visible inside. Nothing on other hosts."""
+    if not os.path.ismount("/sys/fs/cgroup/unified"):
+        return ()
+    return ("unshare", "-m", "--propagation", "slave", "sh", "-c", 'umount /sys/fs/cgroup/unified && exec "$@"',
+            "crun")

@@ -12,6 +12,8 @@ import resource
 from pathlib import Path
 from typing import Any
 
+from .container_init import init_args, init_mounts
+from .mounts import runtime_mounts
 from .users import ExecUser
 
 OCI_VERSION = "1.0.2"
@@ -65,7 +67,7 @@ def runtime_spec(doc: dict[str, Any], user: ExecUser, rootfs: str, etc_files: di
         "terminal": bool(config.get("Tty")),
         "user": {"uid": user.uid, "gid": user.gid, **({"additionalGids": list(user.additional_gids)}
                                                       if user.additional_gids else {})},
-        "args": list(config.get("Entrypoint") or []) + list(config.get("Cmd") or []),
+        "args": init_args(host) + list(config.get("Entrypoint") or []) + list(config.get("Cmd") or []),
         "env": env,
         "cwd": config.get("WorkingDir") or "/",
         "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
@@ -73,14 +75,17 @@ def runtime_spec(doc: dict[str, Any], user: ExecUser, rootfs: str, etc_files: di
         "noNewPrivileges": False,
     }
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
-    if host.get("NetworkMode") != "host":
-        namespaces.append({"type": "network"})
+    if host.get("NetworkMode") != "host":  # bridge: the namespace berth set up (SandboxKey, as docker's)
+        sandbox = (doc.get("NetworkSettings") or {}).get("SandboxKey")
+        namespaces.append({"type": "network", **({"path": sandbox} if sandbox else {})})
     return {
         "ociVersion": OCI_VERSION,
         "process": process,
         "root": {"path": rootfs, "readonly": bool(host.get("ReadonlyRootfs"))},
         "hostname": hostname,
-        "mounts": default_mounts() + etc_mounts(etc_files) + bind_mounts(host.get("Binds") or []),
+        "mounts": default_mounts() + etc_mounts(etc_files) + (runtime_mounts(doc["Mounts"]) if "Mounts" in doc
+                                                              else bind_mounts(host.get("Binds") or []))
+        + init_mounts(host),
         "linux": {
             "namespaces": namespaces,
             "cgroupsPath": f"/berth/{doc['Id']}",
@@ -113,7 +118,7 @@ def etc_mounts(files: dict[str, Path]) -> list[dict[str, Any]]:
 
 
 def bind_mounts(binds: list[str]) -> list[dict[str, Any]]:
-    """docker's -v SRC:DST[:ro|rw] (already checked by the caller) as bind mounts."""
+    """docker's -v SRC:DST[:ro|rw] as bind mounts: records made before containers had `Mounts`."""
     mounts = []
     for bind in binds:
         source, destination, *mode = bind.split(":")

@@ -40,24 +40,33 @@ class Stdio:
         for fd in set(self.child):
             os.close(fd)
         if self.console is not None:
-            master = _receive_fd(self.console)
-            self.console.close()
+            try:
+                master = _receive_fd(self.console)
+            finally:
+                self._close_console()
             self.outputs = {master: "stdout"}
             if self.stdin >= 0:
                 self.stdin = os.dup(master)
 
     @property
     def console_address(self) -> str | None:
-        """The console socket as the runtime (Go) names an abstract address: @name."""
-        return "@" + self.console.getsockname()[1:].decode() if self.console is not None else None
+        """The console socket's path, for the runtime's --console-socket."""
+        return str(self.console.getsockname()) if self.console is not None else None
+
+    def _close_console(self) -> None:
+        """Close the socket and remove its file (`console` stays set: it says the container has a terminal)."""
+        if self.console is not None and self.console.fileno() >= 0:
+            address = self.console.getsockname()
+            self.console.close()
+            with contextlib.suppress(OSError):
+                os.unlink(address)
 
     def abandon(self) -> None:
         """The runtime failed: close everything, its ends too."""
         for fd in set(self.child):
             with contextlib.suppress(OSError):
                 os.close(fd)
-        if self.console is not None:
-            self.console.close()
+        self._close_console()
         self.close()
 
     def close(self) -> None:
@@ -73,9 +82,10 @@ def open_stdio(open_stdin: bool, tty: bool) -> Stdio:
     if tty:
         import socket  # only terminals need it: loading it costs `berth run` a few milliseconds
 
-        # An abstract socket: a path under BERTH_HOME can outgrow sun_path's 108 bytes.
+        # A short path in /tmp: one under BERTH_HOME can outgrow sun_path's 108 bytes, and crun (unlike runc)
+        # cannot connect to an abstract socket. Only root may connect to it (write permission, umask).
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        listener.bind(f"\0berth-console-{os.urandom(12).hex()}")
+        listener.bind(f"/tmp/berth-console-{os.urandom(12).hex()}")
         listener.listen(1)
         return Stdio((null, null, null), stdin=0 if open_stdin else -1, console=listener)
     out_r, out_w = os.pipe()

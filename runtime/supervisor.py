@@ -20,12 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import kernel, spec
+from .attach import open_stdin_fifo
 from .containers import SUPERVISOR_LOCK, Container, ContainerStore, now
 from .logs import JsonLogWriter
+from .mounts import fill_volumes
+from .network import NetworkError
+from .network.endpoint import Endpoint
 from .oci_runtime import OciRuntime, RuntimeFailed
 from .rootfs import Rootfs, RootfsError
 from .stdio import open_stdio, raw_terminal, relay
 from .users import UnknownUser, resolve_user
+from .volumes import VolumeStore
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 BACKOFF_START, BACKOFF_MAX, BACKOFF_RESET = 0.1, 60.0, 10.0  # docker's restart manager
@@ -45,6 +50,7 @@ class Supervisor:
         self.store, self.container, self.runtime = store, container, runtime
         self.layers, self.attachment = layers, attachment
         self.rootfs = Rootfs(container.dir)
+        self.network = Endpoint(store, container)
         self.pid = 0
 
     def run(self, started: Callable[[RuntimeFailed | None], None] = lambda _: None) -> int:
@@ -64,7 +70,8 @@ class Supervisor:
         try:
             try:
                 self.rootfs.mount(self.layers)
-            except RootfsError as exc:
+                self.network.connect()  # once for all (re)starts: the address and published ports stay
+            except (RootfsError, NetworkError) as exc:
                 failure = RuntimeFailed(str(exc))
                 self._finished(failure.exit_code, failure.message)
                 started(failure)
@@ -91,8 +98,11 @@ class Supervisor:
         """Forget runc's state, unmount, remove the container (--rm): in a process of its own, which holds
         the supervisor lock until it is done (other berth commands wait for it), so that `berth run` can
         exit with the container's code at once: the unmount alone can take as long as starting runc."""
+        self.network.disconnect()  # here: the published ports are free when `berth run` returns
         removing = bool(self.container.host_config.get("AutoRemove"))
         directory = self.store.bury(self.container) if removing else self.container.dir  # gone from `ps -a` now
+        if removing:  # its anonymous volumes go with it, as with docker run --rm
+            VolumeStore.beside(self.store).release_anonymous(self.container.doc)
         if kernel.fork_off(keep=(lock,)):
             os.close(lock)
             return
@@ -103,6 +113,7 @@ class Supervisor:
                 import shutil
 
                 shutil.rmtree(directory, ignore_errors=True)
+            self.network.release()  # the namespace, veth and address lease
         finally:
             os._exit(0)
 
@@ -136,15 +147,18 @@ class Supervisor:
             c.state.update(Status="running", Running=True, Restarting=False, Pid=self.pid, ExitCode=0, Error="",
                            StartedAt=now(), OOMKilled=False)
         log = JsonLogWriter(self.container.log_path)  # before `started`: `berth logs` may read it at once
-        started(None)
         attached = self.attachment
+        feed = attached.stdin if attached else open_stdin_fifo(self.container.dir, config)  # `berth attach`'s too
+        started(None)
         terminal = attached.stdin if attached and isinstance(attached.stdin, int) and stdio.console else None
         try:
             with raw_terminal(terminal, next(iter(stdio.outputs), None)):
-                relay(stdio, log, attached.write if attached else None, attached.stdin if attached else None)
+                relay(stdio, log, attached.write if attached else None, feed)
         finally:
             log.close()
             stdio.close()
+            if not attached and isinstance(feed, int):
+                os.close(feed)
         _, status = os.waitpid(self.pid, 0)
         code = os.waitstatus_to_exitcode(status)
         code = 128 - code if code < 0 else code  # killed by a signal: 128 + its number, as a shell says
@@ -170,6 +184,8 @@ class Supervisor:
                                            f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                                            f"127.0.1.1\t{hostname}\n")
             files["/etc/resolv.conf"].write_text(_read("/etc/resolv.conf"))
+        self.network.prepare(doc, files)  # bridge: hosts and resolv.conf for its address, links' variables
+        fill_volumes(self.store, self.container, self.rootfs.path)  # the image's files into new volumes
         self.container.bundle.mkdir(exist_ok=True)
         config = spec.runtime_spec(doc, user, self.rootfs.real_path(), files)
         (self.container.bundle / "config.json").write_text(json.dumps(config))

@@ -11,7 +11,7 @@ from ..containers import container_errors, container_store, runtime_home
 from ..environment import Environment
 from ..errors import ExitCode
 from ..local_images import human_size
-from . import inspect, logs, ps, rm, run, start, stop
+from . import attach, commit, cp, create, exec, export, inspect, logs, port, ps, rm, run, start, stop, top
 
 PRUNE_WARNING = "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] "
 
@@ -23,7 +23,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     ps.register(group, "ls", aliases=("list", "ps"))
     rm.register(group, "rm", aliases=("remove",))
     inspect.register(group, "inspect", kinds=("container",))
-    for module in (run, start, stop, logs):
+    for module in (run, create, start, stop, attach, exec, top, logs, port, cp, export, commit):
         module.register(group)
     prune = group.add_parser("prune", help="remove all stopped containers",
                              description="Remove every container that is not running.")

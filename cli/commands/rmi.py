@@ -8,7 +8,7 @@ from runtime.image_store import ImageStore
 
 from ..environment import Environment
 from ..errors import CliError, NotFound
-from ..local_images import collect_garbage, load_images, lookup, same_image, store_errors
+from ..local_images import LocalImage, collect_garbage, load_images, lookup, same_image, store_errors
 from ..session import image_ref
 
 
@@ -51,6 +51,8 @@ def remove_image(env: Environment, store: ImageStore, text: str, *, force: bool 
         if len(repositories) > 1 and not force:
             raise CliError(f"conflict: unable to delete {image.short_id} (must be forced) - "
                            "image is referenced in multiple repositories")
+        if not force and (not by_name or len(same_image(images, image)) == 1):
+            _refuse_if_used(env, text, image, by_name)
         lines = []
         for named in names:
             store.remove_reference(named.name)
@@ -68,3 +70,18 @@ def _remove_unreadable(env: Environment, store: ImageStore, text: str) -> list[s
     store.remove_reference(name)
     deleted, _ = collect_garbage(store)
     return [f"Untagged: {name}"] + [f"Deleted: {digest}" for digest in deleted]
+
+
+def _refuse_if_used(env: Environment, text: str, image: LocalImage, by_name: bool) -> None:
+    """Like docker, the last name of an image a container (in any state) was made from stays, unless forced."""
+    from ..containers import container_store
+
+    users = [c for c in container_store(env).list() if c.doc.get("Image") == image.id]
+    if not users:
+        return
+    user = users[0]
+    if by_name:
+        raise CliError(f'conflict: unable to remove repository reference "{text}" (must force) - container '
+                       f"{user.short_id} is using its referenced image {image.short_id}")
+    raise CliError(f"conflict: unable to delete {image.short_id} (must be forced) - image is being used by "
+                   f"{'running' if user.running else 'stopped'} container {user.short_id}")

@@ -26,7 +26,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                                              "image's). Attached, berth exits with the container's exit code.")
     parser.add_argument("--help", action="help", help="show this help message and exit")
     add_flags(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, exit_at_once=True)  # only the container's start and exit time matter here
 
 
 def run(env: Environment, args: argparse.Namespace) -> int:

@@ -1,0 +1,114 @@
+"""`berth run`'s network flags as docker checks them (--network, -p, -P, --expose, --link), and what they put in
+the container's record: Config.ExposedPorts, HostConfig's NetworkMode, PortBindings, PublishAllPorts and
+Links, and an empty NetworkSettings (the supervisor fills it in while the container runs)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from runtime.network.endpoint import settings
+
+from .environment import Environment
+from .errors import ContainerFailed
+
+NETWORKS = ("bridge", "host", "none")
+DEFAULT_NETWORK = "bridge"  # docker's
+
+
+def add_flags(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--network", "--net", default=DEFAULT_NETWORK, metavar="bridge|host|none",
+        help="bridge (the default: berth's bridge, an address of its own), host (the host's network) or none "
+             "(only a loopback interface)")
+    add("-p", "--publish", action="append", default=[], metavar="[IP:][HOST_PORT:]PORT[/tcp]",
+        help="publish a container's port on the host (HOST_PORT left out: a free one)")
+    add("-P", "--publish-all", action="store_true", help="publish every exposed port on a free host port")
+    add("--expose", action="append", default=[], metavar="PORT[/tcp]", help="expose a port or a range of ports")
+    add("--link", action="append", default=[], metavar="CONTAINER[:ALIAS]", help="add a link to another container")
+
+
+def check(env: Environment, args: argparse.Namespace) -> None:
+    if args.network not in NETWORKS:
+        raise ContainerFailed(f"network {args.network} not found")
+    if args.link and args.network != "bridge":
+        raise ContainerFailed(f"conflicting options: {args.network} type networking can't be used with links. "
+                              "This would result in undefined behavior")
+    if args.network == "host" and (args.publish or args.publish_all):
+        env.note("WARNING: Published ports are discarded when using host network mode")
+
+
+def network_record(env: Environment, args: argparse.Namespace,
+                   image_ports: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(Config's part, HostConfig's part, NetworkSettings) for the container; `image_ports` its ExposedPorts."""
+    check(env, args)
+    bindings: dict[str, list[dict[str, str]]] = {}
+    for text in args.publish:
+        key, binding = publish(text)
+        bindings.setdefault(key, []).append(binding)
+    given = [port for text in args.expose for port in expose(text)]
+    exposed: dict[str, Any] = {key: {} for key in [*(image_ports or {}), *given, *bindings]}  # -p exposes too
+    bridged = args.network == "bridge"
+    host = {"NetworkMode": args.network, "PortBindings": bindings if bridged else {},
+            "PublishAllPorts": args.publish_all and bridged, "Links": links(env, args.link, args.name) or None}
+    return {"ExposedPorts": exposed or None}, host, settings(args.network)
+
+
+def publish(text: str) -> tuple[str, dict[str, str]]:
+    """-p [IP:][HOST_PORT:]PORT[/PROTO] as ("PORT/tcp", {"HostIp", "HostPort"}) ("" for any)."""
+    body, _, proto = text.partition("/")
+    parts = body.rsplit(":", 2)
+    container_port = port_number(parts[-1], "containerPort", text)
+    host_port = port_number(parts[-2], "hostPort", text) if len(parts) > 1 and parts[-2] else ""
+    host_ip = parts[0].strip("[]") if len(parts) == 3 else ""
+    if host_ip:
+        import ipaddress  # only now: it takes a millisecond to load
+
+        try:
+            ipaddress.ip_address(host_ip)
+        except ValueError:
+            raise ContainerFailed(f"invalid IP address: {host_ip}") from None
+    return f"{container_port}/{protocol(proto, text)}", {"HostIp": host_ip, "HostPort": host_port}
+
+
+def expose(text: str) -> list[str]:
+    """--expose PORT[-END][/PROTO] as "PORT/tcp" keys."""
+    body, _, proto = text.partition("/")
+    first, _, last = body.partition("-")
+    start, end = int(port_number(first, "port", text)), int(port_number(last or first, "port", text))
+    if end < start:
+        raise ContainerFailed(f"invalid range format for --expose: {text}, error: invalid port range")
+    return [f"{port}/{protocol(proto, text)}" for port in range(start, end + 1)]
+
+
+def port_number(text: str, what: str, spec: str) -> str:
+    if "-" in text:
+        raise ContainerFailed(f"port ranges are not supported by -p yet: {spec}")
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ContainerFailed(f"invalid {what}: {text}")
+    return str(int(text))
+
+
+def protocol(text: str, spec: str) -> str:
+    if text.lower() not in ("", "tcp"):
+        raise ContainerFailed(f"only tcp ports can be published or exposed yet: {spec}")
+    return "tcp"
+
+
+def links(env: Environment, given: list[str], name: str | None) -> list[str]:
+    """--link NAME[:ALIAS] in docker's record form, "/NAME:/ME/ALIAS" (the target must exist now; it must be
+    running when this container starts)."""
+    from .containers import find
+    from .errors import CliError
+
+    found = []
+    for text in given:
+        target, _, alias = text.partition(":")
+        if not target.strip("/"):
+            raise ContainerFailed(f"invalid link format: {text}")
+        try:
+            target = find(env, target.strip("/")).name
+        except CliError as exc:
+            raise ContainerFailed(f"could not get container for {target}: {exc.message}") from None
+        found.append(f"/{target}:/{name or ''}/{alias or target}".replace("//", "/"))
+    return found

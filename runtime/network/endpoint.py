@@ -1,0 +1,142 @@
+"""A container's place on its network for the life of one supervisor: what the supervisor calls.
+
+connect() before the first start: for bridge, the links' targets, an address lease, the namespace and veth,
+the published ports' proxy, and NetworkSettings in the record (docker's inspect shape). prepare() at each
+start: /etc/hosts, /etc/resolv.conf and the links' variables. disconnect() when the container has stopped
+for good: the proxy goes and the record says so; release() then removes the namespace and the lease (in the
+supervisor's clean-up process: it takes as long as starting a container). none and host need none of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..containers import Container, ContainerError, ContainerStore
+from . import NetworkError, etc, links, sandbox
+from .ipam import GATEWAY, NETNS, PREFIX_LENGTH, AddressBook, Lease, Leases
+from .ports import bindings, exposed
+
+if TYPE_CHECKING:
+    from .proxy import PortProxy
+
+BRIDGE_MODES = ("bridge", "default")
+
+
+def bridged(container: Container) -> bool:
+    return container.host_config.get("NetworkMode") in BRIDGE_MODES
+
+
+def settings(mode: str, address: str = "", sandbox_key: str = "", ports: dict[str, Any] | None = None,
+             container_id: str = "") -> dict[str, Any]:
+    """docker's NetworkSettings: empty (none, host, or stopped) or the container's bridge address and ports."""
+    mac = sandbox.mac_address(address) if address else ""
+    gateway, prefix = (GATEWAY, PREFIX_LENGTH) if address else ("", 0)
+    network = {"IPAMConfig": None, "Links": None, "Aliases": None, "NetworkID": mode if container_id else "",
+               "EndpointID": container_id, "Gateway": gateway, "IPAddress": address, "IPPrefixLen": prefix,
+               "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "MacAddress": mac,
+               "DriverOpts": None}
+    return {"Bridge": "", "SandboxID": container_id, "HairpinMode": False, "LinkLocalIPv6Address": "",
+            "LinkLocalIPv6PrefixLen": 0, "Ports": ports or {}, "SandboxKey": sandbox_key,
+            "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None, "EndpointID": container_id,
+            "Gateway": gateway, "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": address,
+            "IPPrefixLen": prefix, "IPv6Gateway": "", "MacAddress": mac,
+            "Networks": {"bridge" if mode in BRIDGE_MODES else mode: network}}
+
+
+class Endpoint:
+    """One container's network while one supervisor lives (an address and ports may change between starts)."""
+
+    def __init__(self, store: ContainerStore, container: Container) -> None:
+        self.store, self.container = store, container
+        self.name = sandbox.sandbox_name(container.id)
+        self.proxy: PortProxy | None = None
+        self.links: list[links.Link] = []
+        self.address = ""
+        self.connected = False
+
+    def connect(self) -> None:
+        if not bridged(self.container):
+            return
+        container = self.store.reload(self.container)
+        self.links = links.resolve(self.store, container.name, container.host_config.get("Links") or [])
+        with AddressBook().open() as leases:
+            _sweep(leases, leases.stale())
+            sandbox.ensure_bridge()
+            if sandbox.leftover(self.name):
+                sandbox.destroy(self.name)
+            self.address = leases.take(self.name, str(container.dir))
+            sandbox.create(self.name, self.address)  # under the lock: a lease without its namespace is stale
+        self.connected = True
+        try:
+            ports = self._publish(container)
+        except NetworkError as exc:
+            self.release()
+            raise NetworkError(f"driver failed programming external connectivity on endpoint {container.name} "
+                               f"({container.short_id}): {exc}") from None
+        with self.store.update(self.container) as c:
+            c.doc["NetworkSettings"] = settings("bridge", self.address, str(NETNS / self.name), ports, c.id)
+
+    def _publish(self, container: Container) -> dict[str, Any]:
+        """Start the proxy for the published ports; NetworkSettings.Ports (an exposed port not published: None)."""
+        ports: dict[str, Any] = {f"{port}/{proto}": None for port, proto in exposed(container.config)}
+        wanted = bindings(container.host_config, container.config)
+        if not wanted:
+            return ports
+        from .proxy import PortProxy  # only now: asyncio takes longer to load than a container to start
+
+        self.proxy = PortProxy(self.address, wanted)
+        for binding, host_port in self.proxy.published():
+            key = f"{binding.container_port}/tcp"
+            ports[key] = (ports.get(key) or []) + [{"HostIp": binding.host_ip, "HostPort": str(host_port)}]
+        self.proxy.start()
+        return ports
+
+    def prepare(self, doc: dict[str, Any], files: dict[str, Path]) -> None:
+        """Before each start: /etc/hosts and /etc/resolv.conf for the address, and the links' variables in
+        `doc`'s Env (for this start only, as docker does; the container's own variables win)."""
+        if not self.connected:
+            return
+        config = doc["Config"]
+        files["/etc/hosts"].write_text(etc.hosts(self.address, config.get("Hostname") or doc["Id"][:12],
+                                                 config.get("Domainname") or "",
+                                                 [(link.address, link.hosts_names) for link in self.links]))
+        files["/etc/resolv.conf"].write_text(etc.resolv_conf())
+        given = list(config.get("Env") or [])
+        keys = {item.partition("=")[0] for item in given}
+        linked = [item for link in self.links for item in link.environment() if item.partition("=")[0] not in keys]
+        config["Env"] = linked + given
+
+    def disconnect(self) -> None:
+        """The container has stopped for good: stop the proxy (its ports are free then), and empty the record."""
+        if self.proxy is not None:
+            self.proxy.stop()
+        if not self.connected:
+            return
+        with contextlib.suppress(ContainerError), self.store.update(self.container) as c:
+            c.doc["NetworkSettings"] = settings(c.host_config.get("NetworkMode") or "bridge")
+
+    def release(self) -> None:
+        """Remove the namespace, the veth pair and the address lease."""
+        if self.connected:
+            forget(self.container)
+            self.connected = False
+
+
+def forget(container: Container) -> None:
+    """Whatever is left of a container's bridge network (a crashed supervisor's): namespace, veth, lease."""
+    if not bridged(container):
+        return
+    name = sandbox.sandbox_name(container.id)
+    with AddressBook().open() as leases:
+        _sweep(leases, leases.stale() + [lease for lease in leases.by_address.values() if lease.sandbox == name])
+        if sandbox.leftover(name):
+            sandbox.destroy(name)
+
+
+def _sweep(leases: Leases, gone: list[Lease]) -> None:
+    for lease in gone:
+        if sandbox.leftover(lease.sandbox):
+            sandbox.destroy(lease.sandbox)
+        leases.release(lease.address)

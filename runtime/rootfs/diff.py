@@ -1,0 +1,125 @@
+"""A container's overlay upper directory as an OCI layer tar: what `commit` and each build step store.
+
+The upper directory holds exactly what the container changed, in overlayfs' words; a layer says the same in
+the image spec's (image-spec layer.md, "Whiteouts"): a 0/0 character device NAME (something deleted) becomes
+an empty file `.wh.NAME`, a directory with trusted.overlay.opaque=y (its lower contents hidden) gets an
+entry `.wh..wh..opq`. Owners, modes, times, symlinks, hard links (within the layer) and the xattrs a layer
+may carry (file capabilities, user.*) are kept; overlayfs' own trusted.* metadata is not the image's.
+
+The runtime's mount points (/proc, /sys, /dev, /etc/hosts...) appear in the upper directory as empty
+directories and files when the image lacks them; docker keeps them out of its diff (its "init layer"),
+and so does this.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tarfile
+from pathlib import Path
+from typing import BinaryIO
+
+from .errors import RootfsError
+from .unpack import OPAQUE, OPAQUE_XATTR, WHITEOUT, XATTR_PREFIXES
+
+RUNTIME_MOUNT_POINTS = frozenset({"dev", "proc", "sys", "etc/hostname", "etc/hosts", "etc/resolv.conf"})
+UNREADABLE_XATTRS = frozenset({"trusted.overlay.metacopy", "trusted.overlay.redirect"})
+
+
+def write_diff(upper: Path, out: BinaryIO) -> None:
+    """Write the layer tar of the upper directory `upper` (missing: an empty layer) to `out`, in name order."""
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        if upper.is_dir():
+            _Diff(tar).add_tree(upper, "")
+
+
+class _Diff:
+    def __init__(self, tar: tarfile.TarFile) -> None:
+        self.tar = tar
+        self.links: dict[tuple[int, int], str] = {}  # (device, inode) -> the name first written for it
+
+    def add_tree(self, directory: Path, prefix: str) -> None:
+        with os.scandir(directory) as found:
+            entries = sorted(found, key=lambda e: e.name)
+        for entry in entries:
+            name = prefix + entry.name
+            info = entry.stat(follow_symlinks=False)
+            if name in RUNTIME_MOUNT_POINTS and _empty(entry.path, info):
+                continue
+            if stat.S_ISCHR(info.st_mode) and info.st_rdev == 0:
+                self._whiteout(f"{prefix}{WHITEOUT}{entry.name}", info)
+                continue
+            self._add(entry.path, name, info)
+            if stat.S_ISDIR(info.st_mode):
+                if _xattr(entry.path, OPAQUE_XATTR) == b"y":
+                    self._whiteout(f"{name}/{OPAQUE}", info)
+                self.add_tree(Path(entry.path), name + "/")
+
+    def _add(self, path: str, name: str, info: os.stat_result) -> None:
+        member = tarfile.TarInfo(name)
+        member.mode, member.uid, member.gid = stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid
+        member.mtime = int(info.st_mtime)
+        member.pax_headers = {f"SCHILY.xattr.{key}": value for key, value in _xattrs(path).items()}
+        kind = stat.S_IFMT(info.st_mode)
+        if kind == stat.S_IFREG and info.st_nlink > 1:
+            first = self.links.setdefault((info.st_dev, info.st_ino), name)
+            if first != name:
+                member.type, member.linkname = tarfile.LNKTYPE, first
+                self.tar.addfile(member)
+                return
+        if kind == stat.S_IFDIR:
+            member.type = tarfile.DIRTYPE
+            self.tar.addfile(member)
+        elif kind == stat.S_IFLNK:
+            member.type, member.linkname = tarfile.SYMTYPE, os.readlink(path)
+            self.tar.addfile(member)
+        elif kind == stat.S_IFREG:
+            member.size = info.st_size
+            with open(path, "rb") as source:
+                self.tar.addfile(member, source)
+        elif kind in (stat.S_IFCHR, stat.S_IFBLK):
+            member.type = tarfile.CHRTYPE if kind == stat.S_IFCHR else tarfile.BLKTYPE
+            member.devmajor, member.devminor = os.major(info.st_rdev), os.minor(info.st_rdev)
+            self.tar.addfile(member)
+        elif kind == stat.S_IFIFO:
+            member.type = tarfile.FIFOTYPE
+            self.tar.addfile(member)
+        # sockets have no tar form: left out, as docker does
+
+    def _whiteout(self, name: str, info: os.stat_result) -> None:
+        member = tarfile.TarInfo(name)
+        member.mode, member.mtime = 0o600, int(info.st_mtime)
+        self.tar.addfile(member)
+
+
+def _empty(path: str, info: os.stat_result) -> bool:
+    if stat.S_ISDIR(info.st_mode):
+        return not os.listdir(path)
+    return stat.S_ISREG(info.st_mode) and info.st_size == 0
+
+
+def _xattr(path: str, name: str) -> bytes | None:
+    try:
+        return os.getxattr(path, name, follow_symlinks=False)
+    except OSError:
+        return None
+
+
+def _xattrs(path: str) -> dict[str, str]:
+    """The xattrs a layer may carry, as PAX records (SCHILY's form: the raw value as a string)."""
+    try:
+        names = os.listxattr(path, follow_symlinks=False)
+    except OSError:
+        return {}
+    unreadable = UNREADABLE_XATTRS.intersection(names)
+    if unreadable:
+        # A metadata-only copy-up or a renamed directory: what it stands for lives in a lower layer, and
+        # reading it as it is would store a wrong layer. Berth's mounts leave these features off.
+        raise RootfsError(f"cannot turn {path} into a layer: overlayfs marked it {sorted(unreadable)[0]} "
+                          "(metacopy or redirect_dir is on for this mount)")
+    found = {}
+    for name in names:
+        value = _xattr(path, name) if name.startswith(XATTR_PREFIXES) else None
+        if value is not None:
+            found[name] = value.decode("utf-8", "surrogateescape")
+    return found
