@@ -94,6 +94,7 @@ def test_docker_built_image_runs_under_berth(berth: Berth, registry: RegistryPro
     if shutil.which(DOCKERD) is None:
         pytest.skip("the Docker engine is not installed (apt-get install docker.io)")
     engine: DockerEngine = request.getfixturevalue("docker_engine")
+    before = _image_ids(engine)
     load_image(engine, busybox_layout.ref, BUSYBOX)
     context = tmp_path / "context"
     context.mkdir()
@@ -104,7 +105,18 @@ def test_docker_built_image_runs_under_berth(berth: Berth, registry: RegistryPro
         engine.docker("build", "--network", "none", "--build-arg", "BUILDER=docker", "-t", name, str(context))
         engine.docker("push", name)
     finally:
+        # The engine is shared by the session: leave it as found. A multi-stage build leaves the other
+        # stages' images, children of busybox, which would keep other tests from removing busybox.
         engine.docker("rmi", "--force", name, BUSYBOX, check=False)
+        made = [image for image in _image_ids(engine) if image not in before]  # newest (children) first
+        if made:
+            engine.docker("rmi", "--force", *made, check=False)
+    assert [image for image in _image_ids(engine) if image not in before] == []
     berth.ok("pull", name)
     assert berth.ok("run", "--rm", name).out == EXPECTED
     assert berth.ok("run", "--rm", name, "sh", "-c", "echo $BUILDER").out == "docker\n"
+
+
+def _image_ids(engine: DockerEngine) -> list[str]:
+    """Every image in the engine, intermediate ones too, newest first."""
+    return engine.docker("images", "--all", "--quiet", "--no-trunc").stdout.split()
