@@ -1,4 +1,5 @@
-"""Machinery for scaleout_bench: the scale-out topology, the 20 MB image, 50 concurrent pulls, GC on S3.
+"""Machinery for scaleout_bench: the scale-out topology, the 20 MB image, 50 concurrent pulls, GC on S3, and
+the S3 server's own share of a push.
 
 The topology is the tests' own (tests/scaleout/conftest.py): a private PostgreSQL cluster, SeaweedFS and two
 `berth-registry serve --auth none` replicas behind nginx, built from the fixtures in tests/support, which
@@ -30,6 +31,7 @@ from registry.db.migrate import migrate  # noqa: E402
 from registry.db.models import Blob  # noqa: E402
 from registry.services.gc import GcOptions, GcReport, collect_garbage  # noqa: E402
 from registry.storage import S3BlobStore  # noqa: E402
+from registry.storage.s3parts import IN_FLIGHT, PART_SIZE  # noqa: E402
 from tests.support.nginx import Nginx  # noqa: E402
 from tests.support.postgres import PostgresCluster  # noqa: E402
 from tests.support.registry_process import RegistryProcess  # noqa: E402
@@ -202,3 +204,39 @@ def gc_on_s3(topology: Topology, count: int) -> GcRun:
     and a PostgreSQL database of its own: the registry's data is not touched."""
     url = topology.postgres.database("berth_gc_bench")
     return asyncio.run(_gc_on_s3(topology.s3, url, "gc-bench", count))
+
+
+async def _s3_alone(s3: SeaweedFS, layers: list[bytes]) -> float:
+    store = S3BlobStore(s3.bucket, "s3-alone", s3.config())
+    client = await store.client()
+
+    async def write(n: int, data: bytes) -> None:
+        key = f"s3-alone/{n}"
+        upload = (await client.create_multipart_upload(Bucket=s3.bucket, Key=key))["UploadId"]
+        gate = asyncio.Semaphore(IN_FLIGHT)
+
+        async def send(number: int, body: bytes) -> dict[str, object]:
+            async with gate:
+                sent = await client.upload_part(Bucket=s3.bucket, Key=key, UploadId=upload, PartNumber=number,
+                                                Body=body)
+                return {"PartNumber": number, "ETag": sent["ETag"]}
+        parts = await asyncio.gather(*(send(number, data[start:start + PART_SIZE])
+                                       for number, start in enumerate(range(0, len(data), PART_SIZE), 1)))
+        await client.complete_multipart_upload(Bucket=s3.bucket, Key=key, UploadId=upload,
+                                               MultipartUpload={"Parts": list(parts)})
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(write(n, layer) for n, layer in enumerate(layers)))
+        return time.perf_counter() - started
+    finally:
+        await asyncio.gather(*(client.delete_object(Bucket=s3.bucket, Key=f"s3-alone/{n}") for n in range(len(layers))))
+        await store.close()
+
+
+def s3_alone(topology: Topology, layout: Path) -> float:
+    """Seconds SeaweedFS itself takes to store the image's layers (every blob over 1 MiB of the OCI layout),
+    sent straight to it as berth sends them (8 MiB parts, IN_FLIGHT at once), all layers at once: a floor
+    under any push through a registry that keeps its blobs there."""
+    blobs = [blob for blob in (layout / "blobs" / "sha256").iterdir() if blob.stat().st_size > 1 << 20]
+    layers = [blob.read_bytes() for blob in blobs]  # in memory beforehand: only S3's work is timed
+    return asyncio.run(_s3_alone(topology.s3, layers))

@@ -6,7 +6,9 @@ which goes first):
   * skopeo push and pull of the 210 MB 3-layer image through nginx and against the reference (pulls follow
     berth's default 307 redirects to presigned SeaweedFS URLs);
   * wrk manifest GETs through nginx and against the reference (reported, no goal);
-  * 50 concurrent pulls of a 20 MB image through nginx, every blob's digest verified.
+  * 50 concurrent pulls of a 20 MB image through nginx, every blob's digest verified;
+  * SeaweedFS alone storing the 210 MB image's layers (sent straight to it, as berth sends parts): the
+    floor under any push through a registry that keeps its blobs there.
 Finally one garbage collection of 10,000 unreferenced blobs on S3 (gc_bench.py's, in a bucket prefix and
 database of its own). Prints medians, ratios and a markdown summary; exits 1 when a goal is missed.
 
@@ -35,6 +37,7 @@ from _scaleout import (  # noqa: E402
     concurrent_pulls,
     gc_on_s3,
     push_random_image,
+    s3_alone,
     start_topology,
 )
 from registry_bench import OUT, Metric, _berth_revision, _fmt, _loadavg, _order  # noqa: E402
@@ -97,8 +100,8 @@ def prepare_manifest_targets(topology: Topology) -> dict[str, tuple[str, dict[st
     return targets
 
 
-def summary(metrics: list[Metric], pulls: list[PullRun], gc: GcRun | None, rounds: int, load: tuple[str, str]
-            ) -> str:
+def summary(metrics: list[Metric], pulls: list[PullRun], gc: GcRun | None, floors: list[float], rounds: int,
+            load: tuple[str, str]) -> str:
     lines = [f"| {rounds} rounds, medians | berth (2 replicas, nginx, PostgreSQL, S3) | reference (disk) | "
              "berth/reference | per-round ratio | goal | result |", "|---|---:|---:|---:|---:|---|---|"]
     for m in metrics:
@@ -114,6 +117,12 @@ def summary(metrics: list[Metric], pulls: list[PullRun], gc: GcRun | None, round
     lines.append(f"| {PULLERS} concurrent pulls of a 20 MiB image, wall time (s), median of {len(pulls)} | "
                  f"{_fmt(wall, 's')} ({ok} pulls verified, {errors} errors) | 0 errors | "
                  f"{'ok' if pulls and not errors else 'FAILED'} |")
+    if floors:
+        reference = metrics[0].median("reference")
+        floor = statistics.median(floors)
+        versus = f"; {floor / reference:.2f}x the reference's whole push" if reference else ""
+        lines.append(f"| SeaweedFS alone storing the 210 MB image's layers, 8 MiB parts (s), median of "
+                     f"{len(floors)} | {floor:.2f}{versus} | floor under the push | - |")
     if gc is not None:
         r = gc.report
         lines.append(f"| GC of {r.blobs_deleted:,} unreferenced blobs on S3 (s) | {r.seconds:.1f} "
@@ -138,13 +147,14 @@ def pull_step(topology: Topology, digest: str, round_no: int) -> PullRun:
     return run
 
 
-def run(args: argparse.Namespace) -> tuple[list[Metric], list[PullRun], GcRun | None]:
+def run(args: argparse.Namespace) -> tuple[list[Metric], list[PullRun], GcRun | None, list[float]]:
     OUT.mkdir(exist_ok=True)
     print(f"image: building or reusing the cached 210 MB layout in {OUT} ...", flush=True)
     layout = build_image(OUT)
     metrics = [Metric("skopeo push 210 MB", "s", False, 1.5), Metric("skopeo pull 210 MB", "s", False, 1.2),
                Metric("manifest GET", "req/s", True, 0.0)]  # goal 0: report only
     pulls: list[PullRun] = []
+    floors: list[float] = []
     with ExitStack() as stack:
         root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-scaleout-")))
         os.chmod(root, 0o755)  # nginx workers (not root) reach their temporary directories under it
@@ -161,12 +171,14 @@ def run(args: argparse.Namespace) -> tuple[list[Metric], list[PullRun], GcRun | 
             skopeo_round(topology, layout, root, r, metrics[0], metrics[1])
             wrk_round(topology, targets, args.wrk_seconds, r, metrics[2])
             pulls.append(pull_step(topology, digest, r))
+            floors.append(s3_alone(topology, layout))
+            print(f"    SeaweedFS alone storing the layers: {floors[-1]:.2f} s", flush=True)
         print(f"gc: writing {args.gc_blobs:,} blobs to S3 and collecting them (load average {_loadavg()}) ...",
               flush=True)
         gc = gc_on_s3(topology, args.gc_blobs)
         print(f"gc: setup {gc.setup_seconds:.1f} s; {gc.report.summary()}; {gc.rows_left} rows and "
               f"{gc.keys_left} keys left", flush=True)
-    return metrics, pulls, gc
+    return metrics, pulls, gc, floors
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,14 +193,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--rounds must be at least 1")
     load_start = _loadavg()
     try:
-        metrics, pulls, gc = run(args)
+        metrics, pulls, gc, floors = run(args)
     except (BenchError, RuntimeError, CommandFailed) as exc:
         print(f"scaleout_bench: {exc}", file=sys.stderr)
         return 0 if args.no_fail else 2
     for m in metrics:
         for failure in m.failures:
             print(f"\nFAILED {m.label}: {failure}")
-    print("\n" + summary(metrics, pulls, gc, args.rounds, (load_start, _loadavg())))
+    print("\n" + summary(metrics, pulls, gc, floors, args.rounds, (load_start, _loadavg())))
     missed = [m.label for m in metrics if m.goal and m.status() != "ok"]
     missed += [f"{PULLERS} concurrent pulls"] if not pulls or any(p.errors for p in pulls) else []
     missed += ["GC on S3"] if _gc_status(gc) != "ok" else []
