@@ -146,7 +146,10 @@ class UploadService:
                 await session.execute(delete(Upload).where(Upload.id == upload_id))
         self._hashers.drop(upload_id)
         if location and kept != location:  # the blob was there already: this upload's own copy is not needed
-            await self.store.delete_blob(digest, location=location)
+            try:
+                await self.store.delete_blob(digest, location=location)
+            except Exception:  # the push succeeded all the same; the copy is left unreferenced, costing space
+                log.exception("cannot delete the redundant copy of %s at %s", digest, location)
 
     async def cancel(self, repository: str, upload_id: str) -> None:
         async with self._leased(repository, upload_id):
