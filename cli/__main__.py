@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from . import __version__
 from .environment import Environment
 from .errors import CliError, ExitCode
+from .parser import Parser
 
 # Each command module has `register(commands)`, which adds its parser with `func(env, args) -> int`.
 COMMAND_MODULES = ["login", "logout", "search", "pull", "push", "images", "tag", "rmi", "image", "history",
@@ -26,7 +27,7 @@ CONTAINER_COMMANDS = {"run": "run", "ps": "ps", "start": "start", "stop": "stop"
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     command = next((a for a in (argv or ()) if not a.startswith("-")), None)
-    parser = argparse.ArgumentParser(prog="berth", description=__doc__)
+    parser = Parser(prog="berth", description=__doc__)  # and so each command's parser (without shutil)
     parser.add_argument("--version", action="version", version=f"berth {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+from collections import namedtuple
 
 from .environment import Environment, read_config, write_config
 
 
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    username: str = ""
-    password: str = ""
-    identity_token: str = ""  # a refresh token from the registry's token server
+class Credentials(namedtuple("Credentials", "username password identity_token", defaults=("", "", ""))):
+    # A named tuple, not a frozen dataclass: dataclasses loads inspect, the largest import of `berth run`.
+    __slots__ = ()
+    username: str
+    password: str
+    identity_token: str  # a refresh token from the registry's token server
 
     def __repr__(self) -> str:  # never print secrets, not even in a traceback
         return f"Credentials(username={self.username!r})"

@@ -11,21 +11,31 @@ import json
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
 
 from runtime.image_store import ImageStore, StoreError
 
 from .errors import CliError, LocalStoreError
 
+TYPE_CHECKING = False  # typing's own flag without loading typing (`berth run` starts faster)
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
-@dataclass
+
 class Environment:
-    stdin: TextIO = field(default_factory=lambda: sys.stdin)
-    stdout: TextIO = field(default_factory=lambda: sys.stdout)
-    stderr: TextIO = field(default_factory=lambda: sys.stderr)
-    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    """The streams and variables a command uses (a plain class: dataclasses loads inspect, the largest import
+    of `berth run`'s start-up)."""
+
+    def __init__(self, stdin: TextIO | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None,
+                 environ: Mapping[str, str] | None = None) -> None:
+        self.stdin = sys.stdin if stdin is None else stdin
+        self.stdout = sys.stdout if stdout is None else stdout
+        self.stderr = sys.stderr if stderr is None else stderr
+        self.environ = os.environ if environ is None else environ
+
+    def replace(self, **changes: Any) -> Environment:
+        """A copy with some of its streams or variables changed."""
+        return Environment(**{**vars(self), **changes})
 
     @property
     def interactive(self) -> bool:

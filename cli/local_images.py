@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import re
 import sys
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any, NamedTuple
 
 from registry.oci import mediatypes as mt
 from registry.oci.digest import Digest, InvalidDigest
@@ -23,6 +21,11 @@ from runtime.image_store import ImageStore, Reference, StoreError
 from .environment import Environment
 from .errors import CliError, ExitCode, LocalStoreError, NotFound, ReferenceError_
 from .session import image_ref
+
+TYPE_CHECKING = False  # typing's own flag without loading typing (`berth run` starts faster)
+if TYPE_CHECKING:
+    from datetime import datetime
+    from typing import Any
 
 NONE = "<none>"
 _ID_PREFIX = re.compile(r"(?:sha256:)?([0-9a-f]{1,64})")
@@ -61,8 +64,10 @@ def split_name(name: str) -> tuple[str, str | None, str | None]:
     return name, None, None
 
 
-@dataclass(frozen=True)
-class LocalImage:
+class LocalImage(namedtuple("LocalImage", "name descriptor manifest_digest manifest config")):
+    """A named tuple, not a frozen dataclass: dataclasses loads inspect, the largest import of `berth run`.
+    (No __slots__: `created` caches into the instance's dict.)"""
+
     name: str  # the store reference
     descriptor: dict[str, Any]  # what it names: a manifest or an index
     manifest_digest: Digest  # the image manifest for this platform
@@ -113,7 +118,8 @@ class LocalImage:
         return list(dict.fromkeys(Digest.parse(d) for d in found))
 
 
-class Match(NamedTuple):
+class Match(namedtuple("Match", "image by_name")):  # collections' named tuple: typing's loads typing
+    __slots__ = ()
     image: LocalImage
     by_name: bool  # the text named this very reference (not an id or digest shared by several)
 
@@ -121,6 +127,8 @@ class Match(NamedTuple):
 def parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
+    from datetime import UTC, datetime  # here: `berth run` shows no times
+
     try:
         found = datetime.fromisoformat(value)
     except ValueError:
@@ -270,6 +278,8 @@ def human_duration(seconds: float) -> str:
 def created_since(created: datetime | None, now: datetime | None = None) -> str:
     if created is None or created.timestamp() <= 0:
         return "N/A"
+    from datetime import UTC, datetime
+
     return human_duration(((now or datetime.now(UTC)) - created).total_seconds()) + " ago"
 
 
@@ -277,12 +287,16 @@ def created_at(created: datetime | None) -> str:
     """Go's time.Time.String() in UTC, as docker's CreatedAt column."""
     if created is None:
         return "N/A"
+    from datetime import UTC
+
     return created.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
 
 
 def rfc3339(created: datetime | None) -> str:
     if created is None:
         return "0001-01-01T00:00:00Z"
+    from datetime import UTC
+
     return created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

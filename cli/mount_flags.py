@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import os
 import posixpath
-from dataclasses import dataclass, field
-from typing import Any
+from collections import namedtuple
 
 from runtime.containers import ContainerError, NoSuchContainer
 from runtime.mounts import bind_mount, volume_mount
-from runtime.volumes import VolumeStore
 
 from .containers import container_store
 from .environment import Environment
 from .errors import CliError, ContainerFailed, ExitCode
+
+TYPE_CHECKING = False  # typing's own flag without loading typing (`berth run` starts faster)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from runtime.volumes import VolumeStore
 
 MODES = {"ro", "rw", "z", "Z", "nocopy", "shared", "rshared", "slave", "rslave", "private", "rprivate",
          "consistent", "cached", "delegated"}
@@ -29,8 +33,9 @@ class BadVolume(CliError):
     code = ExitCode.RUN_FAILED
 
 
-@dataclass(frozen=True)
-class VolumeFlag:
+class VolumeFlag(namedtuple("VolumeFlag", "source destination modes")):  # not a dataclass: dataclasses loads
+    # inspect, the largest import of `berth run`'s start-up
+    __slots__ = ()
     source: str  # a host path, a volume name, or "" (an anonymous volume)
     destination: str
     modes: tuple[str, ...]
@@ -44,16 +49,16 @@ class VolumeFlag:
         return ",".join(self.modes)
 
 
-@dataclass
 class ContainerMounts:
     """What the flags give the record: HostConfig.Binds and VolumesFrom, Config.Volumes, Mounts, and the
     destinations whose new volume gets the image's content."""
 
-    binds: list[str] = field(default_factory=list)
-    volumes_from: list[str] = field(default_factory=list)
-    config_volumes: dict[str, Any] = field(default_factory=dict)
-    mounts: list[dict[str, Any]] = field(default_factory=list)
-    to_fill: list[str] = field(default_factory=list)
+    def __init__(self, volumes_from: list[str] | None = None) -> None:
+        self.binds: list[str] = []
+        self.volumes_from = volumes_from or []
+        self.config_volumes: dict[str, Any] = {}
+        self.mounts: list[dict[str, Any]] = []
+        self.to_fill: list[str] = []
 
 
 def parse_volume(text: str) -> VolumeFlag:
@@ -87,8 +92,12 @@ def container_mounts(env: Environment, volumes: list[str], volumes_from: list[st
         if flag.destination in seen:
             raise BadVolume(f"Duplicate mount point: {flag.destination}")
         seen.add(flag.destination)
-    store = container_store(env)
     found = ContainerMounts(volumes_from=list(volumes_from))
+    if not (flags or volumes_from or image_volumes):
+        return found  # most containers: the volume store is not even loaded
+    from runtime.volumes import VolumeStore
+
+    store = container_store(env)
     by_destination: dict[str, dict[str, Any]] = {}
     try:
         volume_store = VolumeStore.beside(store)

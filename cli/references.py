@@ -8,7 +8,7 @@ applies (`BERTH_REGISTRY`, else `berth config set registry HOST`). Plain HTTP is
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from collections import namedtuple
 
 from registry.oci.digest import Digest, InvalidDigest
 from registry.oci.reference import is_valid_name, is_valid_tag
@@ -18,12 +18,13 @@ from .errors import ReferenceError_
 DEFAULT_TAG = "latest"
 
 
-@dataclass(frozen=True, slots=True)
-class ImageRef:
+class ImageRef(namedtuple("ImageRef", "registry repository tag digest", defaults=(None, None))):
+    # A named tuple, not a frozen dataclass: dataclasses loads inspect, the largest import of `berth run`.
+    __slots__ = ()
     registry: str  # host[:port]
     repository: str  # namespace/name
-    tag: str | None = None
-    digest: Digest | None = None
+    tag: str | None
+    digest: Digest | None
 
     @property
     def name(self) -> str:

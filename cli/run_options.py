@@ -10,7 +10,6 @@ import argparse
 import os
 import re
 from pathlib import Path
-from typing import Any
 
 from registry.oci.digest import Digest
 from runtime.containers import ZERO_TIME
@@ -20,6 +19,10 @@ from .environment import Environment
 from .errors import CliError, ContainerFailed, ExitCode
 from .local_images import LocalImage
 from .mount_flags import container_mounts
+
+TYPE_CHECKING = False  # typing's own flag without loading typing (`berth run` starts faster)
+if TYPE_CHECKING:
+    from typing import Any
 
 NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
 
-from .credentials import credentials_for
 from .environment import Environment, read_config
 from .references import ImageRef, parse_ref, plain_http
 
+TYPE_CHECKING = False  # typing's own flag without loading typing (`berth run` starts faster)
 if TYPE_CHECKING:
+    from typing import Any
+
     from .client import RegistryClient
 
 USER_AGENT = "berth/0.1"
@@ -43,6 +44,7 @@ async def registry_client(env: Environment, registry: str, *, use_credentials: b
     import aiohttp
 
     from .client import RegistryClient
+    from .credentials import credentials_for  # and base64: `berth run` of a local image needs neither
 
     connector = aiohttp.TCPConnector(limit=16)
     client_timeout = aiohttp.ClientTimeout(total=None, connect=connect_seconds, sock_read=connect_seconds * 4)

@@ -7,16 +7,19 @@ image may have no C library at all.
 
 from __future__ import annotations
 
-import shutil
-from typing import Any
-
 from .oci_runtime import RuntimeFailed
+
+TYPE_CHECKING = False  # typing's own flag without loading typing (`berth run` starts faster)
+if TYPE_CHECKING:
+    from typing import Any
 
 INIT_PATH = "/sbin/docker-init"
 CANDIDATES = ("docker-init", "tini-static")
 
 
 def init_binary() -> str:
+    import shutil  # only for --init: shutil loads bz2 and lzma
+
     for name in CANDIDATES:
         found = shutil.which(name)
         if found:

@@ -13,9 +13,12 @@ import os
 import posixpath
 import stat
 from pathlib import Path
-from typing import Any
 
 from .containers import ContainerError
+
+TYPE_CHECKING = False  # typing's own flag without loading typing (`berth run` starts faster)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_LINKS = 40  # the kernel's own limit (ELOOP)
 

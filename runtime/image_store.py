@@ -18,13 +18,16 @@ import fcntl
 import json
 import os
 import time
+from collections import namedtuple
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
 
 from registry.oci import mediatypes as mt
 from registry.oci.digest import Digest, InvalidDigest
+
+TYPE_CHECKING = False  # typing's own flag without loading typing (`berth run` starts faster)
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO
 
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_VERSION = "1.0.0"
@@ -38,8 +41,8 @@ class BlobBusy(StoreError):
     """Another process is writing this blob right now."""
 
 
-@dataclass(frozen=True, slots=True)
-class Reference:
+class Reference(namedtuple("Reference", "name descriptor")):  # not a dataclass: see Digest
+    __slots__ = ()
     name: str
     descriptor: dict[str, Any]  # mediaType, digest, size (and annotations) of a manifest or index
 

@@ -12,7 +12,6 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import kernel
@@ -24,11 +23,13 @@ from .rootfs import LayerStore, Rootfs
 POLL = 0.02
 
 
-@dataclass(frozen=True)
 class RuntimeHome:
     """berth's runtime directories under its data directory (beside images/)."""
 
-    root: Path
+    __slots__ = ("root",)
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
 
     def containers(self) -> ContainerStore:
         return ContainerStore(self.root / "containers")

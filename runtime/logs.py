@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import json
 import time
-from collections import deque
+from collections import deque, namedtuple
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+
+TYPE_CHECKING = False  # typing's own flag without loading typing (`berth run` starts faster)
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 MAX_LINE = 16 << 10  # docker's bufio size for a log line
 
 
 def timestamp() -> str:
-    moment = time.time_ns()
-    seconds, nanos = divmod(moment, 1_000_000_000)
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{nanos:09d}Z"
+    """RFC 3339 in UTC with nanoseconds (through time, not datetime: `berth run` need not load it)."""
+    seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(seconds)) + f"{nanos:09d}Z"
 
 
 class JsonLogWriter:
@@ -55,8 +56,8 @@ class JsonLogWriter:
         self.file.close()
 
 
-@dataclass(frozen=True)
-class LogEntry:
+class LogEntry(namedtuple("LogEntry", "log stream time")):  # not a dataclass: `berth run` loads this module
+    __slots__ = ()
     log: str
     stream: str
     time: str

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from dataclasses import dataclass
+from collections import namedtuple
 from pathlib import Path
 
 DEFAULT_RUNTIME = "runc"
@@ -27,16 +27,15 @@ class RuntimeFailed(Exception):
         self.message, self.exit_code = message, exit_code
 
 
-@dataclass(frozen=True)
-class OciRuntime:
+class OciRuntime(namedtuple("OciRuntime", "binary state_root wrapper", defaults=((),))):  # not a dataclass:
+    # dataclasses loads inspect, the largest import of `berth run`'s start-up
+    __slots__ = ()
     binary: str  # a name on PATH or a path
     state_root: Path  # --root: this berth's containers only
-    wrapper: tuple[str, ...] = ()  # what runs the binary (crun on a hybrid-cgroup host: see `hybrid_cgroups`)
+    wrapper: tuple[str, ...]  # what runs the binary (crun on a hybrid-cgroup host: see `hybrid_cgroups`)
 
     @staticmethod
     def find(name: str | None, state_root: Path) -> OciRuntime:
-        from shutil import which  # shutil takes longer to load than this one call
-
         wanted = name or DEFAULT_RUNTIME
         found = which(wanted)
         if found is None:
@@ -91,6 +90,17 @@ class OciRuntime:
         if (self.state_root / container_id).exists():
             subprocess.run(self._argv(None, "delete", "--force", container_id), stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def which(command: str) -> str | None:
+    """shutil.which(command), without loading shutil (with bz2 and lzma, longer than this one call)."""
+    if os.path.dirname(command):
+        candidates = [command]
+    else:
+        path = os.environ.get("PATH")
+        path = (os.confstr("CS_PATH") or os.defpath) if path is None else path
+        candidates = [os.path.join(directory, command) for directory in dict.fromkeys(path.split(os.pathsep))]
+    return next((c for c in candidates if os.access(c, os.X_OK) and not os.path.isdir(c)), None)
 
 
 def _last_error(log: Path) -> str:

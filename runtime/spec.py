@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import resource
 from pathlib import Path
-from typing import Any
 
 from .container_init import init_args, init_mounts
 from .mounts import runtime_mounts
 from .users import ExecUser
+
+TYPE_CHECKING = False  # typing's own flag without loading typing (`berth run` starts faster)
+if TYPE_CHECKING:
+    from typing import Any
 
 OCI_VERSION = "1.0.2"
 CAPABILITY_NUMBERS = {"CHOWN": 0, "DAC_OVERRIDE": 1, "FOWNER": 3, "FSETID": 4, "KILL": 5, "SETGID": 6, "SETUID": 7,

@@ -16,11 +16,10 @@ import select
 import termios
 import tty as terminal
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from .logs import JsonLogWriter
 
+TYPE_CHECKING = False  # typing's own flag without loading typing (`berth run` starts faster)
 if TYPE_CHECKING:
     import socket
 
@@ -28,12 +27,13 @@ CHUNK = 64 << 10
 EIO = 5  # reading a pty master once every slave is closed
 
 
-@dataclass
 class Stdio:
-    child: tuple[int, int, int]  # stdin, stdout, stderr for the runtime (and the container, without a terminal)
-    outputs: dict[int, str] = field(default_factory=dict)  # our read ends: fd -> "stdout" | "stderr"
-    stdin: int = -1  # our write end of the container's stdin, or -1
-    console: socket.socket | None = None  # where runc sends the pty master
+    def __init__(self, child: tuple[int, int, int], outputs: dict[int, str] | None = None, stdin: int = -1,
+                 console: socket.socket | None = None) -> None:
+        self.child = child  # stdin, stdout, stderr for the runtime (and the container, without a terminal)
+        self.outputs = outputs or {}  # our read ends: fd -> "stdout" | "stderr"
+        self.stdin = stdin  # our write end of the container's stdin, or -1
+        self.console = console  # where runc sends the pty master
 
     def after_start(self) -> None:
         """The runtime is done with its ends (close ours of them); a terminal's master arrives now."""

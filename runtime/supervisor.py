@@ -16,7 +16,6 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import kernel, spec
@@ -30,18 +29,17 @@ from .oci_runtime import OciRuntime, RuntimeFailed
 from .rootfs import Rootfs, RootfsError
 from .stdio import open_stdio, raw_terminal, relay
 from .users import UnknownUser, resolve_user
-from .volumes import VolumeStore
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 BACKOFF_START, BACKOFF_MAX, BACKOFF_RESET = 0.1, 60.0, 10.0  # docker's restart manager
 
 
-@dataclass
 class Attachment:
     """The terminal side of an attached container: `write(stream, data)` and what to feed its stdin."""
 
-    write: Callable[[str, bytes], None]
-    stdin: int | bytes | None = None  # an fd to forward, bytes to send, or nothing (/dev/null)
+    def __init__(self, write: Callable[[str, bytes], None], stdin: int | bytes | None = None) -> None:
+        self.write = write
+        self.stdin = stdin  # an fd to forward, bytes to send, or nothing (/dev/null)
 
 
 class Supervisor:
@@ -101,9 +99,11 @@ class Supervisor:
         self.network.disconnect()  # here: the published ports are free when `berth run` returns
         removing = bool(self.container.host_config.get("AutoRemove"))
         directory = self.store.bury(self.container) if removing else self.container.dir  # gone from `ps -a` now
-        if removing:  # its anonymous volumes go with it, as with docker run --rm
-            VolumeStore.beside(self.store).release_anonymous(self.container.doc)
-        if kernel.fork_off(keep=(lock,)):
+        if removing and any(m.get("Type") == "volume" for m in self.container.doc.get("Mounts") or []):
+            from .volumes import VolumeStore  # only now: few containers have volumes
+
+            VolumeStore.beside(self.store).release_anonymous(self.container.doc)  # as docker run --rm does
+        if kernel.fork_off(keep=(lock,), grandchild=False):  # we are a subreaper, and about to end
             os.close(lock)
             return
         try:  # pragma: no cover - runs in the forked process
@@ -185,7 +185,8 @@ class Supervisor:
                                            f"127.0.1.1\t{hostname}\n")
             files["/etc/resolv.conf"].write_text(_read("/etc/resolv.conf"))
         self.network.prepare(doc, files)  # bridge: hosts and resolv.conf for its address, links' variables
-        fill_volumes(self.store, self.container, self.rootfs.path)  # the image's files into new volumes
+        if doc["Berth"].get("VolumesToFill"):  # the image's files into new volumes
+            fill_volumes(self.store, self.container, self.rootfs.path)
         self.container.bundle.mkdir(exist_ok=True)
         config = spec.runtime_spec(doc, user, self.rootfs.real_path(), files)
         (self.container.bundle / "config.json").write_text(json.dumps(config))
@@ -198,6 +199,8 @@ class Supervisor:
 
     def _restarting(self, code: int, backoff: float) -> bool:
         """Whether the policy restarts the container now; waits out the backoff, unless it is stopped meanwhile."""
+        if ((self.container.host_config.get("RestartPolicy") or {}).get("Name") or "no") == "no":
+            return False  # most containers: no need to read and write the record again (nothing changes a policy)
         with self.store.update(self.container) as c:
             policy = c.host_config.get("RestartPolicy") or {}
             name, limit = policy.get("Name") or "no", int(policy.get("MaximumRetryCount") or 0)

@@ -7,7 +7,7 @@ The files are read from the mounted root filesystem through openat2 RESOLVE_IN_R
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections import namedtuple
 from pathlib import Path
 
 from . import kernel
@@ -19,8 +19,8 @@ class UnknownUser(Exception):
     """The user or group is in neither the image's files nor a number; the message is docker's."""
 
 
-@dataclass(frozen=True)
-class ExecUser:
+class ExecUser(namedtuple("ExecUser", "uid gid additional_gids home")):  # not a dataclass: see OciRuntime
+    __slots__ = ()
     uid: int
     gid: int
     additional_gids: tuple[int, ...]

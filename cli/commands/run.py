@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import io
 from pathlib import Path
-from typing import Any
 
 from registry.oci.digest import Digest
 from runtime.containers import Container
@@ -18,6 +16,10 @@ from ..environment import Environment
 from ..errors import CliError, ContainerFailed, NotFound
 from ..local_images import LocalImage, load_images, lookup, store_errors
 from ..run_options import add_flags, container_doc
+
+TYPE_CHECKING = False  # typing's own flag without loading typing (`berth run` starts faster)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -69,7 +71,7 @@ def find_or_pull(env: Environment, text: str) -> LocalImage:
     from . import pull  # only now: the registry client's imports are slow to load
 
     ref = pull.image_ref(env, text)
-    progress = dataclasses.replace(env, stdout=env.stderr)  # docker run pulls on stderr: stdout is the container's
+    progress = env.replace(stdout=env.stderr)  # docker run pulls on stderr: stdout is the container's
     asyncio.run(pull.pull(progress, ref, pull.this_platform(), quiet=False))
     with store_errors():
         return lookup(env, load_images(env.store()), str(ref)).image

@@ -4,24 +4,32 @@ connect() before the first start: for bridge, the links' targets, an address lea
 the published ports' proxy, and NetworkSettings in the record (docker's inspect shape). prepare() at each
 start: /etc/hosts, /etc/resolv.conf and the links' variables. disconnect() when the container has stopped
 for good: the proxy goes and the record says so; release() then removes the namespace and the lease (in the
-supervisor's clean-up process: it takes as long as starting a container). none and host need none of it.
+supervisor's clean-up process: it takes as long as starting a container). none and host need none of it,
+so the bridge's modules (iproute2 through subprocess, the address book, links, ports) load only for bridge.
 """
 
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from ..containers import Container, ContainerError, ContainerStore
-from . import NetworkError, etc, links, sandbox
-from .ipam import GATEWAY, NETNS, PREFIX_LENGTH, AddressBook, Lease, Leases
-from .ports import bindings, exposed
+from . import NetworkError
 
+TYPE_CHECKING = False  # typing's own flag without loading typing (`berth run` starts faster)
 if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
+    from .ipam import Lease, Leases
+    from .links import Link
     from .proxy import PortProxy
 
 BRIDGE_MODES = ("bridge", "default")
+
+
+def sandbox_name(container_id: str) -> str:
+    """The network namespace's name (sandbox.py's, without loading it)."""
+    return f"berth-{container_id[:12]}"
 
 
 def bridged(container: Container) -> bool:
@@ -31,8 +39,12 @@ def bridged(container: Container) -> bool:
 def settings(mode: str, address: str = "", sandbox_key: str = "", ports: dict[str, Any] | None = None,
              container_id: str = "") -> dict[str, Any]:
     """docker's NetworkSettings: empty (none, host, or stopped) or the container's bridge address and ports."""
-    mac = sandbox.mac_address(address) if address else ""
-    gateway, prefix = (GATEWAY, PREFIX_LENGTH) if address else ("", 0)
+    mac, gateway, prefix = "", "", 0
+    if address:
+        from .ipam import GATEWAY, PREFIX_LENGTH
+        from .sandbox import mac_address
+
+        mac, gateway, prefix = mac_address(address), GATEWAY, PREFIX_LENGTH
     network = {"IPAMConfig": None, "Links": None, "Aliases": None, "NetworkID": mode if container_id else "",
                "EndpointID": container_id, "Gateway": gateway, "IPAddress": address, "IPPrefixLen": prefix,
                "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "MacAddress": mac,
@@ -50,15 +62,18 @@ class Endpoint:
 
     def __init__(self, store: ContainerStore, container: Container) -> None:
         self.store, self.container = store, container
-        self.name = sandbox.sandbox_name(container.id)
+        self.name = sandbox_name(container.id)
         self.proxy: PortProxy | None = None
-        self.links: list[links.Link] = []
+        self.links: list[Link] = []
         self.address = ""
         self.connected = False
 
     def connect(self) -> None:
         if not bridged(self.container):
             return
+        from . import links, sandbox
+        from .ipam import NETNS, AddressBook
+
         container = self.store.reload(self.container)
         self.links = links.resolve(self.store, container.name, container.host_config.get("Links") or [])
         with AddressBook().open() as leases:
@@ -80,6 +95,8 @@ class Endpoint:
 
     def _publish(self, container: Container) -> dict[str, Any]:
         """Start the proxy for the published ports; NetworkSettings.Ports (an exposed port not published: None)."""
+        from .ports import bindings, exposed
+
         ports: dict[str, Any] = {f"{port}/{proto}": None for port, proto in exposed(container.config)}
         wanted = bindings(container.host_config, container.config)
         if not wanted:
@@ -98,6 +115,8 @@ class Endpoint:
         `doc`'s Env (for this start only, as docker does; the container's own variables win)."""
         if not self.connected:
             return
+        from . import etc
+
         config = doc["Config"]
         files["/etc/hosts"].write_text(etc.hosts(self.address, config.get("Hostname") or doc["Id"][:12],
                                                  config.get("Domainname") or "",
@@ -128,7 +147,10 @@ def forget(container: Container) -> None:
     """Whatever is left of a container's bridge network (a crashed supervisor's): namespace, veth, lease."""
     if not bridged(container):
         return
-    name = sandbox.sandbox_name(container.id)
+    from . import sandbox
+    from .ipam import AddressBook
+
+    name = sandbox_name(container.id)
     with AddressBook().open() as leases:
         _sweep(leases, leases.stale() + [lease for lease in leases.by_address.values() if lease.sandbox == name])
         if sandbox.leftover(name):
@@ -136,6 +158,8 @@ def forget(container: Container) -> None:
 
 
 def _sweep(leases: Leases, gone: list[Lease]) -> None:
+    from . import sandbox
+
     for lease in gone:
         if sandbox.leftover(lease.sandbox):
             sandbox.destroy(lease.sandbox)

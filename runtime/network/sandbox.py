@@ -15,10 +15,6 @@ BRIDGE = "berth0"
 IP_PATHS = ("/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip")  # not only on PATH: a user's may lack sbin
 
 
-def sandbox_name(container_id: str) -> str:
-    return f"berth-{container_id[:12]}"
-
-
 def host_veth(name: str) -> str:
     return "vb" + name.removeprefix("berth-")  # interface names have at most 15 characters
 

@@ -11,18 +11,19 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
 
 from registry.oci.digest import Digest
 
 from ..image_store import ImageStore, StoreError
 from .errors import RootfsError
 
+TYPE_CHECKING = False  # typing's own flag without loading typing (`berth run` starts faster)
 if TYPE_CHECKING:
     import hashlib
+    import zlib
+    from typing import IO
 
 GZIP_MAGIC, ZSTD_MAGIC = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
 CHUNK = 1 << 16  # per step of decompressing and hashing: larger steps leave the CPU caches (1 MiB: 1.5x the time)
@@ -69,6 +70,7 @@ class LayerStore:
         except StoreError as exc:
             raise RootfsError(str(exc)) from None
         import hashlib  # only a layer to unpack needs it: `berth run` of an unpacked image does not load it
+        import zlib
 
         with blob:
             hasher = hashlib.new(diff_id.algorithm if diff_id else "sha256")
@@ -121,6 +123,12 @@ def _decompressed(blob: IO[bytes]) -> IO[bytes]:
     return blob
 
 
+def _inflater() -> zlib._Decompress:
+    import zlib  # here, as hashlib in _unpack: `berth run` of an unpacked image does not load it
+
+    return zlib.decompressobj(wbits=31)  # 31: a gzip header and trailer around deflate data
+
+
 class _Gunzip:
     """A gzip stream (one member or several, as gzip allows) inflated CHUNK at a time: GzipFile works in
     8 KiB steps through three layers of Python, half the CPU time of unpacking a 210 MB image. zlib checks
@@ -128,7 +136,7 @@ class _Gunzip:
 
     def __init__(self, source: IO[bytes]) -> None:
         self.source, self.pending = source, b""
-        self.inflater = zlib.decompressobj(wbits=31)  # 31: a gzip header and trailer around deflate data
+        self.inflater = _inflater()
         self.inside = False  # a member has begun and not yet ended
 
     def read(self, size: int = -1) -> bytes:
@@ -145,7 +153,7 @@ class _Gunzip:
                 if not self.pending:
                     continue
                 if self.inflater.eof:
-                    self.inflater = zlib.decompressobj(wbits=31)  # the next member
+                    self.inflater = _inflater()  # the next member
                 self.inside = True
             data = self.inflater.decompress(self.pending, limit)
             if self.inflater.eof:
