@@ -81,6 +81,10 @@ def parse_volume(text: str) -> VolumeFlag:
     given = tuple(m for m in modes.split(",") if m)
     if any(m not in MODES for m in given) or ("ro" in given and "rw" in given):
         raise BadVolume(f"invalid mode: {modes}")
+    if posixpath.normpath(destination) in ("/", "//"):  # over the root filesystem: runc fails obscurely (127)
+        raise BadVolume(f"invalid spec: {text}: invalid mount config for type "
+                        f"\"{'bind' if source.startswith('/') else 'volume'}\": invalid specification: "
+                        "destination can't be '/'")
     return VolumeFlag(source, posixpath.normpath(destination), given)
 
 

@@ -109,6 +109,10 @@ def links(env: Environment, given: list[str], name: str | None) -> list[str]:
         target, _, alias = text.partition(":")
         if not target.strip("/"):
             raise ContainerFailed(f"invalid link format: {text}")
+        if alias and not (alias[0].isascii() and alias[0].isalnum() and  # it becomes a name in /etc/hosts
+                          all(c.isascii() and (c.isalnum() or c in "_.-") for c in alias)):
+            raise ContainerFailed(f"invalid alias for --link {target}: {alias!r}, only [a-zA-Z0-9][a-zA-Z0-9_.-] "
+                                  "are allowed")
         try:
             target = find(env, target.strip("/")).name
         except CliError as exc:

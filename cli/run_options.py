@@ -110,6 +110,9 @@ def environment(env: Environment, args: argparse.Namespace, image_env: list[str]
             lines = Path(path).read_text().splitlines()
         except OSError as exc:
             raise BadFlag(f"open {path}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:  # docker's words; not a traceback
+            line = exc.object[:exc.start].count(b"\n") + 1
+            raise BadFlag(f"env file {path} contains invalid utf8 bytes at line {line}") from None
         given += [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
     for item in given + args.env:
         key, has_value, _ = item.partition("=")
@@ -138,6 +141,8 @@ def container_doc(env: Environment, args: argparse.Namespace, image: LocalImage)
     if not argv:
         raise ContainerFailed("No command specified")
     hostname = args.hostname or (os.uname().nodename if args.network == "host" else "")
+    if any(ord(char) <= 32 or ord(char) == 127 for char in hostname):  # a line of its own in /etc/hosts
+        raise BadFlag(f"invalid hostname format for --hostname: {hostname!r}")
     mounts = container_mounts(env, args.volume, getattr(args, "volumes_from", []), image_config.get("Volumes"))
     config = {
         "Hostname": hostname, "Domainname": "", "User": args.user if args.user is not None

@@ -24,6 +24,7 @@ from .containers import Container, ContainerError, ContainerStore, now
 
 ANONYMOUS = "com.docker.volume.anonymous"
 VOLUME_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
+NAME_MAX = 255  # a volume is a directory named after it: a longer name is no file name
 RECORD = "volume.json"
 
 
@@ -78,6 +79,9 @@ class VolumeStore:
             raise ContainerError(f'create {name}: "{name}" includes invalid characters for a local volume name, '
                                  'only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host '
                                  "directory, use absolute path")
+        if len(name) > NAME_MAX:  # else the rename below fails as if another berth had made it meanwhile
+            raise ContainerError(f"create {name[:64]}...: volume name is too long ({len(name)} characters, "
+                                 f"at most {NAME_MAX})")
         with contextlib.suppress(NoSuchVolume):
             return self.get(name)
         building = self.root / f".creating-{os.urandom(8).hex()}"
@@ -93,7 +97,7 @@ class VolumeStore:
 
     def get(self, name: str) -> Volume:
         directory = self.root / name
-        if name.startswith(".") or "/" in name or not name:
+        if name.startswith(".") or "/" in name or not name or len(name) > NAME_MAX:  # none made: none there
             raise NoSuchVolume(f"get {name}: no such volume")
         try:
             record = json.loads((directory / RECORD).read_text())

@@ -93,14 +93,15 @@ def _key_values(items: list[str], environ: Mapping[str, str], flag: str) -> dict
 
 
 def _dockerfile_text(env: Environment, context_dir: Path, file: str | None) -> str:
-    if file == "-":
-        return env.stdin.read()
     path = Path(file) if file else context_dir / "Dockerfile"
     try:
-        return path.read_text()
+        return env.stdin.read() if file == "-" else path.read_text()
     except OSError as exc:
         raise CliError(f"unable to prepare context: unable to read Dockerfile {path}: "
                        f"{(exc.strerror or str(exc)).lower()}") from None
+    except UnicodeDecodeError as exc:  # a binary file given as the Dockerfile: one line, not a traceback
+        raise CliError(f"failed to parse Dockerfile: not UTF-8 text (byte {exc.object[exc.start]:#04x} "
+                       f"at offset {exc.start})") from None
 
 
 def _base_image(env: Environment, name: str) -> ImageState:

@@ -40,7 +40,9 @@ def run_prune(env: Environment, args: argparse.Namespace) -> int:
     home = runtime_home(env)
     deleted, freed = [], 0
     with container_errors():
-        container_store(env).sweep()
+        from runtime.leftovers import finish_removals  # only here: prune is what finishes crashed removals
+
+        finish_removals(home)  # unmounts and forgets at runc what a crashed `--rm` left, then deletes it
         for container in container_store(env).list():
             if container.running:
                 continue

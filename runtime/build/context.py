@@ -39,7 +39,7 @@ class Ignore:
     @classmethod
     def read(cls, context: Path) -> Ignore:
         try:
-            text = (context / ".dockerignore").read_text()
+            text = (context / ".dockerignore").read_text(errors="surrogateescape")  # as os.walk's names
         except FileNotFoundError:
             return cls([])
         return cls([line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")])

@@ -13,6 +13,7 @@ and so does this.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tarfile
@@ -30,7 +31,11 @@ def write_diff(upper: Path, out: BinaryIO) -> None:
     """Write the layer tar of the upper directory `upper` (missing: an empty layer) to `out`, in name order."""
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         if upper.is_dir():
-            _Diff(tar).add_tree(upper, "")
+            top = os.open(upper, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                _Diff(tar).add_tree(top, "")
+            finally:
+                os.close(top)
 
 
 class _Diff:
@@ -38,24 +43,40 @@ class _Diff:
         self.tar = tar
         self.links: dict[tuple[int, int], str] = {}  # (device, inode) -> the name first written for it
 
-    def add_tree(self, directory: Path, prefix: str) -> None:
+    def add_tree(self, directory: int, prefix: str) -> None:
+        """The entries of the open directory `directory`, each reached through its parent's descriptor and
+        never through a symlink: commit does not pause a running container, which could otherwise turn a file
+        or directory into a symlink to a host path between our look and our read, and have the host's files
+        read into its image. What vanishes or changes kind meanwhile is left out, as if read a moment later."""
         with os.scandir(directory) as found:
             entries = sorted(found, key=lambda e: e.name)
         for entry in entries:
             name = prefix + entry.name
-            info = entry.stat(follow_symlinks=False)
-            if name in RUNTIME_MOUNT_POINTS and _empty(entry.path, info):
-                continue
-            if stat.S_ISCHR(info.st_mode) and info.st_rdev == 0:
-                self._whiteout(f"{prefix}{WHITEOUT}{entry.name}", info)
-                continue
-            self._add(entry.path, name, info)
-            if stat.S_ISDIR(info.st_mode):
-                if _xattr(entry.path, OPAQUE_XATTR) == b"y":
-                    self._whiteout(f"{name}/{OPAQUE}", info)
-                self.add_tree(Path(entry.path), name + "/")
+            try:
+                info = entry.stat(follow_symlinks=False)
+                if name in RUNTIME_MOUNT_POINTS and _empty(directory, entry.name, info):
+                    continue
+                if stat.S_ISCHR(info.st_mode) and info.st_rdev == 0:
+                    self._whiteout(f"{prefix}{WHITEOUT}{entry.name}", info)
+                    continue
+                self._add(directory, entry.name, name, info)
+                if stat.S_ISDIR(info.st_mode):
+                    if _xattr(_at(directory, entry.name), OPAQUE_XATTR) == b"y":
+                        self._whiteout(f"{name}/{OPAQUE}", info)
+                    child = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                    dir_fd=directory)
+                    try:
+                        self.add_tree(child, name + "/")
+                    finally:
+                        os.close(child)
+            except (FileNotFoundError, NotADirectoryError, _Changed):
+                continue  # removed or replaced while we read it
+            except OSError as exc:
+                if exc.errno != errno.ELOOP:  # a directory or file turned into a symlink meanwhile
+                    raise
 
-    def _add(self, path: str, name: str, info: os.stat_result) -> None:
+    def _add(self, directory: int, entry: str, name: str, info: os.stat_result) -> None:
+        path = _at(directory, entry)
         member = tarfile.TarInfo(name)
         member.mode, member.uid, member.gid = stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid
         member.mtime = int(info.st_mtime)
@@ -71,11 +92,15 @@ class _Diff:
             member.type = tarfile.DIRTYPE
             self.tar.addfile(member)
         elif kind == stat.S_IFLNK:
-            member.type, member.linkname = tarfile.SYMTYPE, os.readlink(path)
+            member.type, member.linkname = tarfile.SYMTYPE, os.readlink(entry, dir_fd=directory)
             self.tar.addfile(member)
-        elif kind == stat.S_IFREG:
-            member.size = info.st_size
-            with open(path, "rb") as source:
+        elif kind == stat.S_IFREG:  # O_NONBLOCK: a FIFO put in its place meanwhile must not hang us
+            fd = os.open(entry, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=directory)
+            with os.fdopen(fd, "rb") as source:
+                opened = os.fstat(fd)
+                if not stat.S_ISREG(opened.st_mode):
+                    raise _Changed(name)
+                member.size = opened.st_size
                 self.tar.addfile(member, source)
         elif kind in (stat.S_IFCHR, stat.S_IFBLK):
             member.type = tarfile.CHRTYPE if kind == stat.S_IFCHR else tarfile.BLKTYPE
@@ -92,9 +117,23 @@ class _Diff:
         self.tar.addfile(member)
 
 
-def _empty(path: str, info: os.stat_result) -> bool:
+class _Changed(Exception):
+    """An entry turned into something else while it was being read."""
+
+
+def _at(directory: int, entry: str) -> str:
+    """A path to `entry` in the open `directory` for calls that take no dir_fd (xattrs, with follow_symlinks
+    False): the kernel resolves /proc/self/fd/N to that very directory, whatever its path has become."""
+    return f"/proc/self/fd/{directory}/{entry}"
+
+
+def _empty(directory: int, entry: str, info: os.stat_result) -> bool:
     if stat.S_ISDIR(info.st_mode):
-        return not os.listdir(path)
+        fd = os.open(entry, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=directory)
+        try:
+            return not os.listdir(fd)
+        finally:
+            os.close(fd)
     return stat.S_ISREG(info.st_mode) and info.st_size == 0
 
 

@@ -1,0 +1,41 @@
+"""Finishing removals a crash interrupted.
+
+A container is removed by renaming its directory to `.removing-<id>` (it leaves every listing at once), then
+runc's state is deleted, its root filesystem unmounted, its network released and its files deleted. A crash in
+between (the supervisor of a `--rm` container killed while it cleans up) leaves a directory no command shows,
+still mounted and still known to runc: deleting its files alone would fail on the mount and leave both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+
+from .containers import Container
+from .lifecycle import RuntimeHome
+from .network.endpoint import forget as forget_network
+from .oci_runtime import RuntimeFailed
+from .rootfs import Rootfs, RootfsError
+
+GRAVEYARD = ".removing-"
+
+
+def finish_removals(home: RuntimeHome, runtime: str | None = None) -> None:
+    """Complete every interrupted removal under `home` (safe beside one still in progress: each step is one
+    that finds nothing to do when already done)."""
+    store = home.containers()
+    if not store.root.is_dir():
+        return
+    for graveyard in store.root.glob(GRAVEYARD + "*"):
+        container_id = graveyard.name.removeprefix(GRAVEYARD)
+        try:
+            doc = json.loads((graveyard / "container.json").read_text())
+        except (OSError, ValueError):
+            doc = {"Id": container_id, "HostConfig": {}}  # its record already deleted: the rest still counts
+        with contextlib.suppress(RuntimeFailed):
+            home.runtime(doc.get("HostConfig", {}).get("Runtime") or runtime).delete(container_id)
+        with contextlib.suppress(OSError, RootfsError):
+            Rootfs(graveyard).unmount(lazy=True)
+        forget_network(Container(graveyard, doc))  # without its record: not bridged, its lease stale anyway
+        shutil.rmtree(graveyard, ignore_errors=True)
