@@ -94,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         print("needs root, runc, podman and umoci", file=sys.stderr)
         return 2
     compile_sources()
-    with tempfile.TemporaryDirectory(prefix="berth-run-bench-") as scratch:
+    # Errors removing it are ignored: podman sometimes keeps its overlay directory busy a moment after
+    # `system reset` (EBUSY), and a leftover scratch directory must not turn the figures into a traceback.
+    with tempfile.TemporaryDirectory(prefix="berth-run-bench-", ignore_cleanup_errors=True) as scratch:
         work = Path(scratch)
         image = ImageCache(work / "images").busybox()
         berth_env = {"BERTH_HOME": str(work / "berth-home")}
