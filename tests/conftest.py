@@ -37,9 +37,10 @@ CLIENT_SUITES = ("cli", "containers", "web/browser", "scaleout", "s3/test_s3_e2e
                  "e2e/test_dxf.py", "e2e/test_oras.py", "e2e/test_podman.py", "e2e/test_memory.py",
                  "e2e/test_search_clients.py", "e2e/test_server_cli.py", "e2e/test_build_interop.py")
 # Run in the PostgreSQL pass instead of the SQLite one when BERTH_TEST_BALANCE=1 (`make test`): suites
-# whose results do not depend on the registry's database (containers through runc, layer unpacking, builds)
-# and the berth client's (its registries are on PostgreSQL there).
-BALANCED = ("containers", "runtime", "cli", "e2e/test_build_interop.py")
+# whose results do not depend on the registry's database (containers through runc, layer unpacking, builds),
+# the berth client's and the browser's (their registries are on PostgreSQL there), and the replicas' (on
+# PostgreSQL in either pass).
+BALANCED = ("containers", "runtime", "cli", "e2e/test_build_interop.py", "scaleout", "web/browser")
 _TESTS = Path(__file__).parent
 
 
