@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from registry.oci.digest import Digest
-from runtime.containers import ZERO_TIME
+from runtime.containers import DEFAULT_PATH, ZERO_TIME
 
 from . import network_options
 from .environment import Environment
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 MIN_MEMORY = 6 << 20  # docker's minimum memory limit
-DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 class BadFlag(CliError):

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from .jsonfile import replace_json
 from .names import random_name
 
 TYPE_CHECKING = False  # typing's own flag without loading typing (`berth run` starts faster)
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
+# docker's PATH for a container whose image sets none (moby oci/defaults.go), as an Env entry.
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SUPERVISOR_LOCK = "supervisor.lock"
 
 
@@ -116,7 +119,7 @@ class ContainerStore:
             directory.mkdir(mode=0o700)
             full = {"Id": container_id, "Created": now(), "Name": f"/{name}", **doc}
             full["LogPath"] = str(directory / f"{container_id}-json.log")
-            _write(directory / "container.json", full)
+            replace_json(directory / "container.json", full)
             return Container(directory, full)
 
     def list(self) -> list[Container]:
@@ -153,7 +156,7 @@ class ContainerStore:
         with self._locked(container.dir / "lock"):
             current = self.reload(container)
             yield current
-            _write(current.dir / "container.json", current.doc)
+            replace_json(current.dir / "container.json", current.doc)
 
     @contextlib.contextmanager
     def locked(self, container: Container) -> Iterator[Container]:
@@ -169,17 +172,11 @@ class ContainerStore:
 
     def bury(self, container: Container) -> Path:
         """Take the container out of every listing at once (one rename); its files are then deleted at
-        leisure from the returned directory (`sweep` finishes what an interrupted removal left)."""
+        leisure from the returned directory (runtime/leftovers.py finishes what an interrupted removal left)."""
         graveyard = self.root / f".removing-{container.id}"
         with contextlib.suppress(FileNotFoundError):
             os.rename(container.dir, graveyard)
         return graveyard
-
-    def sweep(self) -> None:
-        import shutil
-
-        for graveyard in self.root.glob(".removing-*"):
-            shutil.rmtree(graveyard, ignore_errors=True)
 
     def _read(self, directory: Path) -> Container | None:
         try:
@@ -202,7 +199,3 @@ class ContainerStore:
             yield
 
 
-def _write(path: Path, doc: dict[str, Any]) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(doc))  # no indent: only then is json's C encoder used (1 ms a write)
-    os.replace(temporary, path)

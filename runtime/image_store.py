@@ -25,6 +25,8 @@ from pathlib import Path
 from registry.oci import mediatypes as mt
 from registry.oci.digest import Digest, InvalidDigest
 
+from .jsonfile import replace_json
+
 TYPE_CHECKING = False  # typing's own flag without loading typing (`berth run` starts faster)
 if TYPE_CHECKING:
     from typing import Any, BinaryIO
@@ -57,11 +59,11 @@ class ImageStore:
         for sub in ("blobs", "ingest"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         if not (root / "oci-layout").exists():
-            _write_json(root / "oci-layout", {"imageLayoutVersion": LAYOUT_VERSION})
+            replace_json(root / "oci-layout", {"imageLayoutVersion": LAYOUT_VERSION})
         if not (root / "index.json").exists():
             with self._locked(".index.lock"):
                 if not (root / "index.json").exists():
-                    _write_json(root / "index.json", {"schemaVersion": 2, "manifests": []})
+                    replace_json(root / "index.json", {"schemaVersion": 2, "manifests": []})
 
     # -- locks -------------------------------------------------------------------------------------
 
@@ -158,7 +160,7 @@ class ImageStore:
         with self._locked(".index.lock"):
             index = self._index()
             index["manifests"] = [m for m in index.get("manifests", []) if _name_of(m) != name] + [entry]
-            _write_json(self.root / "index.json", index)
+            replace_json(self.root / "index.json", index)
 
     def remove_reference(self, name: str) -> bool:
         with self._locked(".index.lock"):
@@ -167,7 +169,7 @@ class ImageStore:
             if len(kept) == len(index.get("manifests", [])):
                 return False
             index["manifests"] = kept
-            _write_json(self.root / "index.json", index)
+            replace_json(self.root / "index.json", index)
             return True
 
     # -- garbage collection ------------------------------------------------------------------------
@@ -284,9 +286,4 @@ def _name_of(entry: Any) -> str | None:
     return annotations.get(REF_NAME) if isinstance(annotations, dict) else None
 
 
-def _write_json(path: Path, doc: dict[str, Any]) -> None:
-    """Atomically: a reader sees the old file or the new one, never half of one."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(doc, separators=(",", ":")))
-    os.replace(temporary, path)
 

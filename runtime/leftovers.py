@@ -13,10 +13,8 @@ import json
 import shutil
 
 from .containers import Container
-from .lifecycle import RuntimeHome
-from .network.endpoint import forget as forget_network
-from .oci_runtime import RuntimeFailed
-from .rootfs import Rootfs, RootfsError
+from .lifecycle import RuntimeHome, release
+from .rootfs import RootfsError
 
 GRAVEYARD = ".removing-"
 
@@ -33,9 +31,7 @@ def finish_removals(home: RuntimeHome, runtime: str | None = None) -> None:
             doc = json.loads((graveyard / "container.json").read_text())
         except (OSError, ValueError):
             doc = {"Id": container_id, "HostConfig": {}}  # its record already deleted: the rest still counts
-        with contextlib.suppress(RuntimeFailed):
-            home.runtime(doc.get("HostConfig", {}).get("Runtime") or runtime).delete(container_id)
-        with contextlib.suppress(OSError, RootfsError):
-            Rootfs(graveyard).unmount(lazy=True)
-        forget_network(Container(graveyard, doc))  # without its record: not bridged, its lease stale anyway
+        # Without its record the container is not bridged (its lease is stale anyway) and runs on `runtime`.
+        with contextlib.suppress(RootfsError):
+            release(home, Container(graveyard, doc), runtime, lazy=True)
         shutil.rmtree(graveyard, ignore_errors=True)

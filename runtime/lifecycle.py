@@ -136,9 +136,16 @@ def remove(home: RuntimeHome, container: Container, force: bool, runtime: str | 
         with contextlib.suppress(ContainerError):
             signal_container(store, current, signal.SIGKILL)
         wait_stopped(store, current, None)
-    with contextlib.suppress(RuntimeFailed):
-        home.runtime(current.host_config.get("Runtime") or runtime).delete(current.id)
-    with contextlib.suppress(OSError):
-        Rootfs(current.dir).unmount()
-    forget_network(current)  # what a crashed supervisor left of its bridge network
+    release(home, current, runtime)
     store.remove(current)
+
+
+def release(home: RuntimeHome, container: Container, runtime: str | None = None, lazy: bool = False) -> None:
+    """Let go of what a stopped container holds outside its directory: the runtime's state, its root
+    filesystem's mount and what a crashed supervisor left of its bridge network. Each step finds nothing
+    to do when already done; a mount that cannot be undone raises RootfsError."""
+    with contextlib.suppress(RuntimeFailed):
+        home.runtime(container.host_config.get("Runtime") or runtime).delete(container.id)
+    with contextlib.suppress(OSError):
+        Rootfs(container.dir).unmount(lazy=lazy)
+    forget_network(container)

@@ -38,14 +38,14 @@ async def link_blob(session: AsyncSession, repository: str, digest: Digest, size
     await require_room(session, repository, digest, size)
     # DO UPDATE, not DO NOTHING: it locks an existing row, so this waits for a collector deleting it
     # and then inserts the row again (a DO NOTHING would see the doomed row and skip).
-    await session.execute(upsert(session, Blob, {"digest": str(digest), "size": size, "location": location},
-                                 keys=["digest"], update=["size"]))
+    kept = await session.scalar(upsert(session, Blob, {"digest": str(digest), "size": size, "location": location},
+                                       keys=["digest"], update=["size"]).returning(Blob.location))
     now = utcnow()
     await session.execute(upsert(
         session, RepositoryBlob, {"repository_id": repository_id, "digest": str(digest), "created_at": now,
                                   "linked_at": now},
         keys=["repository_id", "digest"], update=["linked_at"]))
-    return str(await session.scalar(select(Blob.location).where(Blob.digest == str(digest))))
+    return str(kept)
 
 
 async def mount_blob(session: AsyncSession, repository: str, source: str, digest: Digest) -> bool:

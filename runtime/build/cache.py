@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from registry.oci.digest import Digest
 
 from ..commit import ImageState
 from ..image_store import ImageStore
+from ..jsonfile import replace_json
 
 
 def state_digest(state: ImageState) -> str:
@@ -44,6 +44,4 @@ class BuildCache:
 
     def put(self, key: str, state: ImageState) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        temporary = self.root / f".{key}.{os.getpid()}.tmp"
-        temporary.write_text(json.dumps({"config": state.config, "layers": state.layers}))
-        os.replace(temporary, self.root / f"{key}.json")
+        replace_json(self.root / f"{key}.json", {"config": state.config, "layers": state.layers})

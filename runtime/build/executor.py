@@ -17,6 +17,7 @@ from typing import Any
 from registry.oci.digest import Digest
 
 from ..commit import ImageState, image_id, timestamp
+from ..containers import DEFAULT_PATH
 from . import BuildError
 from .cache import BuildCache, state_digest
 from .context import BuildContext
@@ -25,8 +26,6 @@ from .dockerfile import Dockerfile, Instruction, parse
 from .settings import apply, command
 from .steps import StepRunner
 from .words import pairs, word, words
-
-DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..jsonfile import replace_json
 from . import NetworkError
 
 # 172.16.0.0/12 is docker's (172.17/16 first, counting up); its last /16, and a /24 of it that nothing here
@@ -66,9 +67,7 @@ class AddressBook:
         return {address: Lease(**lease) for address, lease in doc.items()}
 
     def _write(self, leases: dict[str, Lease]) -> None:
-        temporary = self.root / f".leases.{os.getpid()}.tmp"
-        temporary.write_text(json.dumps({a: asdict(lease) for a, lease in sorted(leases.items())}, indent=1))
-        os.replace(temporary, self.root / "leases.json")
+        replace_json(self.root / "leases.json", {a: asdict(lease) for a, lease in sorted(leases.items())})
 
 
 class Leases:
