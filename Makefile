@@ -6,6 +6,11 @@ VENV ?= .venv
 PYTHON ?= python3
 APT_TEST_PACKAGES := skopeo umoci busybox-static docker.io podman buildah runc crun docker-registry wrk postgresql chromium nginx docker-compose
 
+# Python may keep compiled modules: with PYTHONDONTWRITEBYTECODE set (as some machines do), every
+# registry, worker and berth process the tests start would compile berth's modules again, and pytest would
+# rewrite every test module again in each pass.
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: serve test test-sqlite test-postgresql install install-test bench
 
 $(VENV)/bin/python:

@@ -8,6 +8,7 @@ when it is made.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import secrets
@@ -32,8 +33,6 @@ PASSWORDS = CryptContext(schemes=["argon2", "pbkdf2_sha256"], deprecated="auto",
 TOKEN_SCOPES = {"read": READ, "read-write": WRITE, "read-write-delete": ADMIN}
 PERSONAL, REFRESH = "personal", "refresh"
 _PREFIXES = {PERSONAL: "bpat_", REFRESH: "brt_", "robot": "brobot_"}
-# Compared against when the user does not exist, so that a wrong name costs as long as a wrong password.
-_DUMMY_HASH = PASSWORDS.hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +94,13 @@ class _Account(NamedTuple):
     password_hash: str
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """Compared against when the user does not exist, so that a wrong name costs as long as a wrong
+    password. Made on first use: hashing at import would slow every process that imports this."""
+    return PASSWORDS.hash(secrets.token_urlsafe(16))
+
+
 async def authenticate(session: Reader, username: str, secret: str) -> Principal | None:
     """The principal Basic credentials prove, or None: a password, a personal access token (used as the
     password, as with Docker Hub), or a robot's secret for "<org>+<robot>"."""
@@ -104,7 +110,7 @@ async def authenticate(session: Reader, username: str, secret: str) -> Principal
     if secret.startswith(_PREFIXES[PERSONAL]):
         return await _token_holder(session, account, secret, PERSONAL) if account else None
     if account is None:
-        await verify_password(secret, _DUMMY_HASH)
+        await verify_password(secret, _dummy_hash())
         return None
     if not await verify_password(secret, account.password_hash):
         return None
