@@ -204,6 +204,19 @@ def lookup(env: Environment, images: list[LocalImage], text: str) -> Match:
     raise NotFound(f"No such image: {text}")
 
 
+def find_image(env: Environment, store: ImageStore, text: str) -> LocalImage:
+    """As `lookup(env, load_images(store), text).image`, but opening only the image a reference's name
+    names when `text` is one: `berth run` must not read every image of a large store to start one."""
+    try:
+        ref = image_ref(env, text)
+    except ReferenceError_:
+        ref = None
+    reference = store.resolve(str(ref)) if ref is not None else None
+    if reference is not None:
+        return open_image(store, reference)
+    return lookup(env, load_images(store), text).image
+
+
 def _by_id(images: list[LocalImage], text: str) -> LocalImage | None:
     found = _ID_PREFIX.fullmatch(text)
     if not found:

@@ -14,7 +14,7 @@ from runtime.supervisor import Attachment, Supervisor
 from ..containers import container_errors, runtime_home
 from ..environment import Environment
 from ..errors import CliError, ContainerFailed, NotFound
-from ..local_images import LocalImage, load_images, lookup, store_errors
+from ..local_images import LocalImage, find_image, store_errors
 from ..run_options import add_flags, container_doc
 
 TYPE_CHECKING = False  # typing's own flag without loading typing (`berth run` starts faster)
@@ -59,10 +59,9 @@ def run_container(env: Environment, args: argparse.Namespace) -> int:
 
 def find_or_pull(env: Environment, text: str) -> LocalImage:
     """The local image `text` names; pulled first when the store lacks it, as docker run does."""
-    with store_errors():
-        images = load_images(env.store())
     try:
-        return lookup(env, images, text).image
+        with store_errors():
+            return find_image(env, env.store(), text)
     except NotFound:
         pass
     env.note(f"Unable to find image '{text}' locally")
@@ -74,7 +73,7 @@ def find_or_pull(env: Environment, text: str) -> LocalImage:
     progress = env.replace(stdout=env.stderr)  # docker run pulls on stderr: stdout is the container's
     asyncio.run(pull.pull(progress, ref, pull.this_platform(), quiet=False))
     with store_errors():
-        return lookup(env, load_images(env.store()), str(ref)).image
+        return find_image(env, env.store(), str(ref))
 
 
 def unpack_layers(env: Environment, home: RuntimeHome, image: LocalImage) -> list[Path]:

@@ -8,6 +8,7 @@ from collections import namedtuple
 TYPE_CHECKING = False  # typing's own flag without loading typing (`berth run` starts faster)
 if TYPE_CHECKING:
     import hashlib
+    from collections.abc import Callable
 
 # Registered algorithms and the exact shape of their encoded part.
 _ENCODED = {
@@ -42,9 +43,8 @@ class Digest(namedtuple("Digest", "algorithm encoded")):
 
     @classmethod
     def of(cls, data: bytes, algorithm: str = "sha256") -> Digest:
-        import hashlib  # here: loading OpenSSL's hashes costs `berth run`, which never hashes, 3 ms
-
-        return cls(algorithm, hashlib.new(algorithm, data).hexdigest())
+        """The digest of a document in memory (a manifest, a config); streams use `hasher`."""
+        return cls(algorithm, _small_hash(algorithm, data).hexdigest())
 
     def hasher(self) -> hashlib._Hash:
         import hashlib
@@ -53,6 +53,29 @@ class Digest(namedtuple("Digest", "algorithm encoded")):
 
     def __str__(self) -> str:
         return f"{self.algorithm}:{self.encoded}"
+
+
+def _small_hash(algorithm: str, data: bytes) -> hashlib._Hash:
+    """The interpreter's own SHA-2 where it has it: hashlib loads OpenSSL's hashes first, 3 ms of the 80 that
+    `berth run` takes (it verifies its image's manifest and config). OpenSSL's are faster on large data, so
+    `hasher` (for blobs) keeps them."""
+    if algorithm not in _BUILT_IN:
+        _BUILT_IN[algorithm] = None
+        for module in (f"_{algorithm}", "_sha2"):  # CPython 3.11's _sha256 and _sha512, 3.12's _sha2
+            try:
+                _BUILT_IN[algorithm] = getattr(__import__(module), algorithm)
+                break
+            except (ImportError, AttributeError):
+                continue
+    constructor = _BUILT_IN[algorithm]
+    if constructor is None:
+        import hashlib
+
+        return hashlib.new(algorithm, data)
+    return constructor(data)
+
+
+_BUILT_IN: dict[str, Callable[[bytes], hashlib._Hash] | None] = {}
 
 
 def looks_like_digest(reference: str) -> bool:

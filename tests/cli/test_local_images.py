@@ -430,3 +430,27 @@ def test_a_name_whose_blobs_are_missing_is_skipped_and_can_be_removed(local, bus
     assert listed.err.startswith(f"skipping {REGISTRY}/ns/broken:1: blob sha256:{'1' * 64} is missing")
     assert local.ok("rmi", "ns/broken:1").out == f"Untagged: {REGISTRY}/ns/broken:1\n"
     assert local.run("rmi", "ns/broken:1").code == 4
+
+
+def test_a_name_opens_only_its_own_image_and_other_texts_look_at_all(local, monkeypatch):
+    """`berth run` finds its image without reading every image of the store (find_image); ids and names it
+    cannot resolve are looked up among all images, as the other commands do."""
+    from cli.environment import Environment
+    from cli.errors import NotFound
+    from cli.local_images import find_image
+
+    wanted = hand_made(local, f"{REGISTRY}/ns/wanted:1", {"os": "linux", "architecture": "amd64", "n": 1})
+    other = hand_made(local, f"{REGISTRY}/ns/other:1", {"os": "linux", "architecture": "amd64", "n": 2})
+    store, env = ImageStore(local.home / "images"), Environment(environ=local.environ)
+    read: list[str] = []
+    original = ImageStore.read_json
+    monkeypatch.setattr(ImageStore, "read_json",
+                        lambda self, digest: read.append(str(digest)) or original(self, digest))
+
+    assert find_image(env, store, "ns/wanted:1").id == wanted
+    assert len(read) == 2 and wanted in read  # its manifest and its config, nothing of ns/other
+    read.clear()
+    assert find_image(env, store, other.partition(":")[2][:12]).id == other  # a short id: every image
+    assert len(read) == 4
+    with pytest.raises(NotFound, match="No such image: ns/missing:1"):
+        find_image(env, store, "ns/missing:1")
