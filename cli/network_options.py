@@ -1,6 +1,7 @@
-"""`berth run`'s network flags as docker checks them (--network, -p, -P, --expose, --link), and what they put in
-the container's record: Config.ExposedPorts, HostConfig's NetworkMode, PortBindings, PublishAllPorts and
-Links, and an empty NetworkSettings (the supervisor fills it in while the container runs)."""
+"""`berth run`'s network flags as docker checks them (--network, -p, -P, --expose, --link, --add-host, --dns,
+--dns-search, --dns-option), and what they put in the container's record: Config.ExposedPorts, HostConfig's
+NetworkMode, PortBindings, PublishAllPorts, Links, ExtraHosts, Dns, DnsSearch and DnsOptions, and an empty
+NetworkSettings (the supervisor fills it in while the container runs)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,11 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     add("-P", "--publish-all", action="store_true", help="publish every exposed port on a free host port")
     add("--expose", action="append", default=[], metavar="PORT[/tcp]", help="expose a port or a range of ports")
     add("--link", action="append", default=[], metavar="CONTAINER[:ALIAS]", help="add a link to another container")
+    add("--add-host", action="append", default=[], metavar="HOST:IP",
+        help="add a line to /etc/hosts (IP host-gateway: the host's address on berth's bridge)")
+    add("--dns", action="append", default=[], metavar="IP", help="a DNS server for /etc/resolv.conf")
+    add("--dns-search", action="append", default=[], metavar="DOMAIN", help="a DNS search domain")
+    add("--dns-option", action="append", default=[], metavar="OPTION", help="a DNS option (e.g. ndots:2)")
 
 
 def check(env: Environment, args: argparse.Namespace) -> None:
@@ -53,8 +59,45 @@ def network_record(env: Environment, args: argparse.Namespace,
     exposed: dict[str, Any] = {key: {} for key in [*(image_ports or {}), *given, *bindings]}  # -p exposes too
     bridged = args.network == "bridge"
     host = {"NetworkMode": args.network, "PortBindings": bindings if bridged else {},
-            "PublishAllPorts": args.publish_all and bridged, "Links": links(env, args.link, args.name) or None}
+            "PublishAllPorts": args.publish_all and bridged, "Links": links(env, args.link, args.name) or None,
+            "ExtraHosts": [extra_host(text) for text in args.add_host] or None,
+            "Dns": [ip_address(text, "--dns", f"{text} is not an ip address") for text in args.dns],
+            "DnsSearch": [resolv_word(text, "--dns-search") for text in args.dns_search],
+            "DnsOptions": [resolv_word(text, "--dns-option") for text in args.dns_option]}
     return {"ExposedPorts": exposed or None}, host, settings(args.network)
+
+
+def extra_host(text: str) -> str:
+    """--add-host NAME:IP (or NAME=IP) as "NAME:IP", host-gateway replaced by berth's bridge address."""
+    name, sep, address = text.partition("=") if "=" in text else text.partition(":")
+    if not sep or not address or not is_word(name):
+        raise ContainerFailed(f'invalid argument "{text}" for "--add-host" flag: bad format for add-host: "{text}"')
+    if address == "host-gateway":
+        from runtime.network.ipam import GATEWAY
+
+        return f"{name}:{GATEWAY}"
+    found = ip_address(address.strip("[]"), "--add-host", f'invalid IP address in add-host: "{address}"', text)
+    return f"{name}:{found}"
+
+
+def ip_address(text: str, flag: str, problem: str, given: str | None = None) -> str:
+    import ipaddress  # only now: it takes a millisecond to load
+
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise ContainerFailed(f'invalid argument "{given or text}" for "{flag}" flag: {problem}') from None
+
+
+def resolv_word(text: str, flag: str) -> str:
+    if not is_word(text):
+        raise ContainerFailed(f'invalid argument "{text}" for "{flag}" flag: {text!r} is not a valid value')
+    return text
+
+
+def is_word(text: str) -> bool:
+    """Whether `text` can be one word of /etc/hosts or /etc/resolv.conf: no space, no line, no comment."""
+    return bool(text) and text.isprintable() and not any(c.isspace() or c == "#" for c in text)
 
 
 def publish(text: str) -> tuple[str, dict[str, str]]:

@@ -23,7 +23,7 @@ from .attach import open_stdin_fifo
 from .containers import SUPERVISOR_LOCK, Container, ContainerStore, now
 from .logs import JsonLogWriter
 from .mounts import fill_volumes
-from .network import NetworkError
+from .network import NetworkError, etc
 from .network.endpoint import Endpoint
 from .oci_runtime import OciRuntime, RuntimeFailed
 from .rootfs import Rootfs, RootfsError
@@ -173,17 +173,18 @@ class Supervisor:
             user = resolve_user(self.rootfs.path, doc["Config"].get("User") or "")
         except UnknownUser as exc:
             raise RuntimeFailed(str(exc)) from None
-        etc = self.container.dir / "etc"
-        files = {f"/etc/{name}": etc / name for name in ("hostname", "hosts", "resolv.conf")}
-        if not etc.is_dir():
-            etc.mkdir()
+        etc_dir = self.container.dir / "etc"
+        files = {f"/etc/{name}": etc_dir / name for name in ("hostname", "hosts", "resolv.conf")}
+        if not etc_dir.is_dir():
+            etc_dir.mkdir()
             hostname = doc["Config"].get("Hostname") or doc["Id"][:12]
             files["/etc/hostname"].write_text(hostname + "\n")
-            host_network = doc["HostConfig"].get("NetworkMode") == "host"
-            files["/etc/hosts"].write_text(_read("/etc/hosts") if host_network else
-                                           f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                                           f"127.0.1.1\t{hostname}\n")
-            files["/etc/resolv.conf"].write_text(_read("/etc/resolv.conf"))
+            host = doc["HostConfig"]
+            hosts = _read("/etc/hosts") if host.get("NetworkMode") == "host" else \
+                f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
+            hosts = hosts if hosts.endswith("\n") else hosts + "\n"  # the host's may lack its last one
+            files["/etc/hosts"].write_text(hosts + etc.extra_hosts(host.get("ExtraHosts") or []))
+            files["/etc/resolv.conf"].write_text(etc.with_dns(_read("/etc/resolv.conf"), host))
         self.network.prepare(doc, files)  # bridge: hosts and resolv.conf for its address, links' variables
         if doc["Berth"].get("VolumesToFill"):  # the image's files into new volumes
             fill_volumes(self.store, self.container, self.rootfs.path)

@@ -117,11 +117,12 @@ class Endpoint:
             return
         from . import etc
 
-        config = doc["Config"]
+        config, host = doc["Config"], doc["HostConfig"]
         files["/etc/hosts"].write_text(etc.hosts(self.address, config.get("Hostname") or doc["Id"][:12],
                                                  config.get("Domainname") or "",
-                                                 [(link.address, link.hosts_names) for link in self.links]))
-        files["/etc/resolv.conf"].write_text(etc.resolv_conf())
+                                                 [(link.address, link.hosts_names) for link in self.links],
+                                                 host.get("ExtraHosts")))
+        files["/etc/resolv.conf"].write_text(etc.with_dns(etc.resolv_conf(), host))
         given = list(config.get("Env") or [])
         keys = {item.partition("=")[0] for item in given}
         linked = [item for link in self.links for item in link.environment() if item.partition("=")[0] not in keys]

@@ -215,3 +215,31 @@ def test_publish_flags_and_port_text() -> None:
     assert etc.resolv_conf("nameserver 127.0.0.53\nsearch lan\n") == \
         "search lan\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n"
     assert etc.resolv_conf("nameserver 10.0.0.2\nnameserver 127.0.0.1\n") == "nameserver 10.0.0.2\n"
+
+
+def test_add_host_and_dns_flags_write_the_files_as_docker_does(berth: Berth, busybox: str) -> None:
+    flags = ["--add-host", "db.example:10.1.2.3", "--add-host", "gw:host-gateway", "--add-host", "v6=::1",
+             "--dns", "10.0.0.53", "--dns", "10.0.0.54", "--dns-search", "corp.example", "--dns-option", "ndots:2"]
+    for network in ("bridge", "none", "host"):
+        hosts, resolv = berth.ok("run", "--rm", "--network", network, *flags, busybox, "sh", "-c",
+                                 "cat /etc/hosts; echo ---; cat /etc/resolv.conf").out.split("---\n")
+        assert "10.1.2.3\tdb.example\n" in hosts and "172.31.250.1\tgw\n" in hosts and "::1\tv6\n" in hosts, hosts
+        lines = resolv.splitlines()
+        assert lines[:4] == ["nameserver 10.0.0.53", "nameserver 10.0.0.54", "search corp.example",
+                             "options ndots:2"], resolv
+        assert not any(line.startswith(("nameserver", "search", "options")) for line in lines[4:]), resolv
+    berth.ok("create", "--name", "flagged", *flags, busybox, "true")
+    template = "{{json .HostConfig.ExtraHosts}}|{{json .HostConfig.Dns}}|{{json .HostConfig.DnsSearch}}|" \
+               "{{json .HostConfig.DnsOptions}}"
+    assert inspect(berth, "flagged", template) == \
+        '["db.example:10.1.2.3","gw:172.31.250.1","v6:::1"]|["10.0.0.53","10.0.0.54"]|["corp.example"]|["ndots:2"]'
+    for flag, value, message in [("--add-host", "nohost", 'bad format for add-host: "nohost"'),
+                                 ("--add-host", "x:999.1.1.1", 'invalid IP address in add-host: "999.1.1.1"'),
+                                 ("--add-host", "bank 6.6.6.6 evil:1.1.1.1", "bad format for add-host"),
+                                 ("--dns", "not-an-ip", "not-an-ip is not an ip address"),
+                                 ("--dns-search", "a\nnameserver 6.6.6.6", "is not a valid value")]:
+        refused = berth.run("run", "--rm", flag, value, busybox, "true")
+        assert refused.code == 125 and message in refused.err, refused
+    assert etc.with_dns("nameserver 1.1.1.1\n# kept\nsearch lan\n", {"DnsSearch": ["corp"]}) == \
+        "search corp\nnameserver 1.1.1.1\n# kept\n"
+    assert etc.with_dns("nameserver 1.1.1.1\n", {}) == "nameserver 1.1.1.1\n"
