@@ -117,7 +117,8 @@ def _label_matches(labels: dict[str, Any], wanted: str) -> bool:
 
 def sizes(env: Environment, containers: list[Container]) -> dict[str, str]:
     """docker ps -s per container id: what it wrote (its overlay upper directory), and that plus its image."""
-    from .local_images import human_size, load_images
+    from .docker_words import human_size
+    from .local_images import load_images
 
     image_sizes = {image.id: image.size for image in load_images(env.store())} if containers else {}
     found = {}

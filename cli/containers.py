@@ -12,9 +12,9 @@ from runtime.lifecycle import RuntimeHome
 from runtime.oci_runtime import RuntimeFailed
 from runtime.rootfs import RootfsError
 
+from .docker_words import human_duration, parse_time
 from .environment import Environment
 from .errors import CliError, ContainerFailed
-from .local_images import human_duration, parse_time
 
 TYPE_CHECKING = False  # typing's own flag without loading typing (`berth run` starts faster)
 if TYPE_CHECKING:

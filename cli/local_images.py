@@ -7,6 +7,7 @@ digest (`sha256:...`, what `berth import` without a name writes) are untagged im
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 from collections import namedtuple
@@ -18,9 +19,11 @@ from registry.oci import mediatypes as mt
 from registry.oci.digest import Digest, InvalidDigest
 from runtime.image_store import ImageStore, Reference, StoreError
 
+from .docker_words import parse_time
 from .environment import Environment
 from .errors import CliError, ExitCode, LocalStoreError, NotFound, ReferenceError_
-from .session import image_ref
+from .references import ImageRef, docker_name
+from .session import default_registry, image_ref
 
 TYPE_CHECKING = False  # typing's own flag without loading typing (`berth run` starts faster)
 if TYPE_CHECKING:
@@ -124,18 +127,6 @@ class Match(namedtuple("Match", "image by_name")):  # collections' named tuple: 
     by_name: bool  # the text named this very reference (not an id or digest shared by several)
 
 
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    from datetime import UTC, datetime  # here: `berth run` shows no times
-
-    try:
-        found = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return found if found.tzinfo else found.replace(tzinfo=UTC)
-
-
 def open_image(store: ImageStore, reference: Reference) -> LocalImage:
     """The image a reference names; for an index, the manifest of this platform (else its first one)."""
     descriptor, doc = reference.descriptor, store.read_json(reference.digest)
@@ -183,12 +174,7 @@ def load_images(store: ImageStore, skipped: Callable[[str], None] | None = None)
 
 def lookup(env: Environment, images: list[LocalImage], text: str) -> Match:
     """The image `text` means: a reference's name first (as docker does), then an id prefix or a digest."""
-    try:
-        ref = image_ref(env, text)
-    except ReferenceError_:
-        if not _ID_PREFIX.fullmatch(text):
-            raise
-        ref = None
+    ref = _local_ref(env, text)
     if ref is not None:
         named = next((i for i in images if i.name == str(ref)), None)
         if named:
@@ -208,13 +194,28 @@ def find_image(env: Environment, store: ImageStore, text: str) -> LocalImage:
     """As `lookup(env, load_images(store), text).image`, but opening only the image a reference's name
     names when `text` is one: `berth run` must not read every image of a large store to start one."""
     try:
-        ref = image_ref(env, text)
+        ref = _local_ref(env, text)
     except ReferenceError_:
         ref = None
     reference = store.resolve(str(ref)) if ref is not None else None
     if reference is not None:
         return open_image(store, reference)
     return lookup(env, load_images(store), text).image
+
+
+def _local_ref(env: Environment, text: str) -> ImageRef | None:
+    """What `text` names in the store: its reference; when it names no registry and no default is set,
+    docker's name for it (busybox: docker.io/library/busybox:latest, as `berth load` names a docker
+    archive's images); None for what can only be an image id. ReferenceError_ for what is neither."""
+    try:
+        return image_ref(env, text)
+    except ReferenceError_:
+        if not default_registry(env):
+            with contextlib.suppress(ReferenceError_):
+                return docker_name(text, None)
+        if not _ID_PREFIX.fullmatch(text):
+            raise
+        return None
 
 
 def _by_id(images: list[LocalImage], text: str) -> LocalImage | None:
@@ -244,73 +245,6 @@ def store_errors() -> Iterator[None]:
         yield
     except (StoreError, OSError) as exc:
         raise LocalStoreError(str(exc)) from None
-
-
-# -- how docker words sizes and times (go-units: HumanSizeWithPrecision, HumanDuration) --------------
-
-_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
-
-
-def human_size(size: float, precision: int = 3) -> str:
-    """Decimal units with `precision` significant digits: 4261550 -> '4.26MB' (docker's SIZE)."""
-    unit = 0
-    while size >= 1000 and unit < len(_UNITS) - 1:
-        size /= 1000
-        unit += 1
-    return f"{size:.{precision}g}{_UNITS[unit]}"
-
-
-def human_duration(seconds: float) -> str:
-    """docker's words for a span of time: '2 hours', 'About a minute', '3 weeks'."""
-    whole = int(seconds)
-    if whole < 1:
-        return "Less than a second"
-    if whole == 1:
-        return "1 second"
-    if whole < 60:
-        return f"{whole} seconds"
-    minutes = whole // 60
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{whole // 3600 // 24 // 365} years"
-
-
-def created_since(created: datetime | None, now: datetime | None = None) -> str:
-    if created is None or created.timestamp() <= 0:
-        return "N/A"
-    from datetime import UTC, datetime
-
-    return human_duration(((now or datetime.now(UTC)) - created).total_seconds()) + " ago"
-
-
-def created_at(created: datetime | None) -> str:
-    """Go's time.Time.String() in UTC, as docker's CreatedAt column."""
-    if created is None:
-        return "N/A"
-    from datetime import UTC
-
-    return created.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
-
-
-def rfc3339(created: datetime | None) -> str:
-    if created is None:
-        return "0001-01-01T00:00:00Z"
-    from datetime import UTC
-
-    return created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- removing ----------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from registry.oci.reference import is_valid_name, is_valid_tag
 from .errors import ReferenceError_
 
 DEFAULT_TAG = "latest"
+DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
 
 
 class ImageRef(namedtuple("ImageRef", "registry repository tag digest", defaults=(None, None))):
@@ -100,3 +101,16 @@ def plain_http(registry: str, insecure: list[str]) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def docker_name(text: str, default_registry: str | None) -> ImageRef:
+    """The name docker means by `text`, as the local store keeps it (and `berth load` names a docker
+    archive's images): without a registry, the default registry's if there is one, else Docker Hub's with
+    docker's `library/` for a single component, docker.io/library/busybox:latest. A tag, never a digest."""
+    ref = parse_ref(text, default_registry or "docker.io")
+    if ref.digest:
+        raise ReferenceError_(f"{text!r} names a digest where a tag is needed")
+    if ref.registry in DOCKER_HUB:
+        repository = ref.repository if "/" in ref.repository else f"library/{ref.repository}"
+        return ImageRef("docker.io", repository, ref.tag or DEFAULT_TAG)
+    return ImageRef(ref.registry, ref.repository, ref.tag or DEFAULT_TAG)

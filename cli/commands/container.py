@@ -8,9 +8,9 @@ from pathlib import Path
 from runtime.lifecycle import remove
 
 from ..containers import container_errors, container_store, runtime_home
+from ..docker_words import human_size
 from ..environment import Environment
 from ..errors import ExitCode
-from ..local_images import human_size
 from . import attach, commit, cp, create, exec, export, inspect, logs, port, ps, rm, run, start, stop, top
 
 PRUNE_WARNING = "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] "

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..docker_words import created_since, human_size, parse_time, rfc3339
 from ..environment import Environment
-from ..local_images import LocalImage, created_since, human_size, load_images, lookup, parse_time, rfc3339, store_errors
+from ..local_images import LocalImage, load_images, lookup, store_errors
 from ..templates import render_rows
 
 DEFAULT = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"

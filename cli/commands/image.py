@@ -10,9 +10,10 @@ from typing import Any
 
 from runtime.image_store import ImageStore
 
+from ..docker_words import human_size
 from ..environment import Environment
 from ..errors import CliError, ExitCode
-from ..local_images import LocalImage, collect_garbage, human_size, load_images, lookup, same_image, store_errors
+from ..local_images import LocalImage, collect_garbage, load_images, lookup, same_image, store_errors
 from ..templates import JSON_FORMAT, Template
 from . import history, images, import_, rmi, tag
 

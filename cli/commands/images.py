@@ -7,18 +7,10 @@ from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
+from ..docker_words import created_at, created_since, human_size
 from ..environment import Environment
 from ..errors import ReferenceError_
-from ..local_images import (
-    BadOption,
-    LocalImage,
-    created_at,
-    created_since,
-    human_size,
-    load_images,
-    lookup,
-    store_errors,
-)
+from ..local_images import BadOption, LocalImage, load_images, lookup, store_errors
 from ..session import image_ref
 from ..templates import render_rows
 

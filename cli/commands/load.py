@@ -12,13 +12,12 @@ from registry.oci.digest import Digest
 from runtime.archive import ArchiveError, LoadedImage, StagedArchive
 from runtime.image_store import ImageStore, StoreError
 
+from ..docker_words import human_size
 from ..environment import Environment
 from ..errors import CliError, LocalStoreError, ReferenceError_
-from ..local_images import human_size, store_errors
-from ..references import DEFAULT_TAG, ImageRef, parse_ref
+from ..local_images import store_errors
+from ..references import docker_name
 from ..session import default_registry
-
-DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -62,24 +61,9 @@ def _progress(env: Environment) -> Callable[[Digest, int], None]:
     return lambda digest, size: env.note(f"Loaded layer {digest.encoded[:12]} ({human_size(size)})")
 
 
-def archive_name(env: Environment, text: str) -> ImageRef:
-    """The store's name for a name as docker writes it in an archive (`busybox:latest`).
-
-    Without a registry, a name is the default registry's (BERTH_REGISTRY) if there is one, else Docker
-    Hub's with docker's `library/` for a single component: docker.io/library/busybox:latest.
-    """
-    ref = parse_ref(text, default_registry(env) or "docker.io")
-    if ref.digest:
-        raise ReferenceError_(f"{text!r} names a digest where the archive needs a tag")
-    if ref.registry in DOCKER_HUB:
-        repository = ref.repository if "/" in ref.repository else f"library/{ref.repository}"
-        return ImageRef("docker.io", repository, ref.tag or DEFAULT_TAG)
-    return ImageRef(ref.registry, ref.repository, ref.tag or DEFAULT_TAG)
-
-
 def _store_names(env: Environment, image: LoadedImage) -> list[str]:
     try:
-        return list(dict.fromkeys(str(archive_name(env, name)) for name in image.names))
+        return list(dict.fromkeys(str(docker_name(name, default_registry(env))) for name in image.names))
     except ReferenceError_ as exc:
         raise ReferenceError_(f"the archive names an image badly: {exc.message}") from None
 

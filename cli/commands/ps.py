@@ -10,8 +10,8 @@ from runtime.network.ports import ps_text
 
 from ..container_filters import parse_filters, sizes
 from ..containers import command_text, container_errors, container_store, since, status_text
+from ..docker_words import human_duration
 from ..environment import Environment
-from ..local_images import human_duration
 from ..templates import render_rows
 
 DEFAULT = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"

@@ -15,7 +15,8 @@ from runtime.image_store import ImageStore, StoreError
 from ..environment import Environment
 from ..errors import CliError, LocalStoreError, ReferenceError_
 from ..local_images import LocalImage, load_images, lookup, store_errors
-from .load import archive_name
+from ..references import docker_name
+from ..session import default_registry
 
 FORMATS = ("docker-archive", "oci-archive")
 
@@ -69,7 +70,7 @@ def saved_images(env: Environment, store: ImageStore, texts: list[str]) -> list[
 def _named(env: Environment, local: list[LocalImage], text: str) -> LocalImage | None:
     """The image stored under the name docker means by `text` (busybox: docker.io/library/busybox:latest)."""
     try:
-        ref = archive_name(env, text)
+        ref = docker_name(text, default_registry(env))
     except ReferenceError_:
         return None
     return next((image for image in local if image.name == str(ref)), None)

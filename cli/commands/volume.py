@@ -8,9 +8,9 @@ import json
 from runtime.volumes import VolumeStore
 
 from ..containers import container_errors, container_store
+from ..docker_words import human_size
 from ..environment import Environment
 from ..errors import CliError, ExitCode
-from ..local_images import human_size
 from ..templates import render_rows
 
 PRUNE_WARNING = "WARNING! This will remove anonymous local volumes not used by at least one container.\n"

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from cli.local_images import created_since, host_platform, human_duration, human_size
+from cli.docker_words import created_since, human_duration, human_size
+from cli.local_images import host_platform
 from registry.oci import mediatypes as mt
 from runtime.image_store import ImageStore
 from tests.cli.conftest import Berth

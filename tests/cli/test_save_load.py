@@ -207,6 +207,15 @@ def test_short_names_follow_docker_or_the_default_registry(berth: Berth, busybox
         "Loaded image: 127.0.0.1:5000/tiny:latest", "Loaded image: 127.0.0.1:5000/someone/tiny:2"]
     # berth's own archive loads with the very manifest it saved (it reads the OCI side).
     assert set(store_names(plain).values()) == set(store_names(with_default).values()) == {busybox_layout.digest}
+    # Without a default registry, the other commands take those short names as docker does (docker.io).
+    image_id = plain.ok("image", "inspect", "-f", "{{.Id}}", "tiny").out.strip()
+    assert image_id == plain.ok("image", "inspect", "-f", "{{.Id}}", "someone/tiny:2").out.strip()
+    plain.ok("tag", "tiny", "docker.io/library/tiny:again")
+    assert plain.ok("history", "-q", "tiny:again").out.strip()
+    plain.ok("rmi", "tiny", "tiny:again")
+    assert plain.run("image", "inspect", "tiny").code != 0
+    missing = plain.run("image", "inspect", "nosuch/thing")
+    assert missing.code != 0 and "No such image: nosuch/thing" in missing.err, missing
 
 
 # -- OCI archives ---------------------------------------------------------------------------------------
