@@ -13,8 +13,6 @@ import contextlib
 import fcntl
 import os
 import select
-import termios
-import tty as terminal
 from collections.abc import Callable, Iterator
 
 from .logs import JsonLogWriter
@@ -153,6 +151,9 @@ def raw_terminal(fd: int | None, master: int | None = None) -> Iterator[None]:
     if fd is None or not os.isatty(fd):
         yield
         return
+    import termios  # only now: most runs have no terminal to set
+    import tty as terminal
+
     saved = termios.tcgetattr(fd)
     if master is not None:
         with contextlib.suppress(OSError):

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import kernel, spec
-from .attach import open_stdin_fifo
 from .containers import SUPERVISOR_LOCK, Container, ContainerStore, now
 from .logs import JsonLogWriter
 from .mounts import fill_volumes
@@ -148,7 +147,12 @@ class Supervisor:
                            StartedAt=now(), OOMKilled=False)
         log = JsonLogWriter(self.container.log_path)  # before `started`: `berth logs` may read it at once
         attached = self.attachment
-        feed = attached.stdin if attached else open_stdin_fifo(self.container.dir, config)  # `berth attach`'s too
+        if attached:
+            feed = attached.stdin
+        else:  # `berth attach`'s, if it is asked for
+            from .attach import open_stdin_fifo
+
+            feed = open_stdin_fifo(self.container.dir, config)
         started(None)
         terminal = attached.stdin if attached and isinstance(attached.stdin, int) and stdio.console else None
         try:
