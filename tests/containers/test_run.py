@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -23,6 +24,23 @@ def test_echo_prints_and_exits_zero(berth: Berth, busybox: str) -> None:
     result = berth.run("run", "--rm", busybox, "echo", "hello", "world")
     assert (result.code, result.out) == (0, "hello world\n")
     assert berth.run("ps", "-aq").out == ""  # --rm
+
+
+def test_a_run_of_a_local_image_loads_no_process_or_hash_machinery(berth: Berth, busybox: str) -> None:
+    """What a whole attached `berth run --rm` loads, beyond tests/cli/test_run_startup.py's start-up: runc is
+    started by fork and exec (not subprocess with threading), the image's documents are hashed with the
+    interpreter's SHA-2 (not hashlib's OpenSSL), argparse's messages need no locale, no terminal no termios.
+    The first run unpacks the layer (that hashes it): the second is the one checked."""
+    berth.ok("run", "--rm", "--network", "none", busybox, "true")
+    script = ("import sys; from cli.__main__ import main; code = main(sys.argv[1:]); "
+              "print(' '.join(sorted(sys.modules)), file=sys.stderr); sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", script, "run", "--rm", "--network", "none", busybox, "echo", "hi"],
+                          env=berth.environ, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "hi\n"), done.stderr
+    loaded = set(done.stderr.split())
+    assert "runtime.supervisor" in loaded
+    assert sorted(loaded & {"subprocess", "threading", "hashlib", "_hashlib", "locale", "termios", "tty",
+                            "runtime.attach", "aiohttp", "asyncio"}) == []
 
 
 def test_exit_codes_are_dockers(berth: Berth, busybox: str) -> None:
