@@ -13,79 +13,36 @@ digest's key costs about as much as the upload did: so the object stays at objec
 commit_upload returns as the blob's location for the database to keep. An upload that never filled a
 part (configs, small layers) is copied to blobs/<alg>/<hex> instead: one small copy, and pushes of the
 same small blob share one object.
+
+The bucket's client and plain object operations (copy, read, delete under a prefix) are S3Bucket's
+(s3bucket.py); this module is what makes blobs and uploads of them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
-from contextlib import AsyncExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
 from ..oci.digest import Digest
 from .base import UploadConflict, UploadMissing, UploadProgress
+from .s3bucket import S3Bucket, S3Config, error_code, missing
 from .s3parts import PartWriter, UploadParts
 
-READ_CHUNK = 1 << 20
-_MISSING = ("NoSuchKey", "404", "NotFound", "NoSuchUpload")
 _LOCATION = re.compile(r"objects/[A-Za-z0-9_.-]+")
 
 
-@dataclass(frozen=True, slots=True)
-class S3Config:
-    """Where and how to reach S3. Empty fields fall back to botocore's own lookup (AWS_* variables,
-    ~/.aws, instance roles)."""
-    endpoint_url: str = ""
-    region: str = ""
-    access_key_id: str = ""
-    secret_access_key: str = field(default="", repr=False)
-    redirect: bool = True  # blob GETs answer 307 to a presigned URL
-    presign_seconds: int = 1200
-
-
-class S3BlobStore:
-    # CopyObject copies at most 5 GiB; bigger blobs are copied part by part (UploadPartCopy).
-    copy_limit = 5 << 30
-    copy_part = 1 << 30
-
+class S3BlobStore(S3Bucket):
     def __init__(self, bucket: str, prefix: str = "", config: S3Config | None = None) -> None:
-        self.bucket = bucket
+        super().__init__(bucket, config)
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-        self.config = config or S3Config()
-        self._stack = AsyncExitStack()
-        self._client: Any = None
-        self._opening = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"S3BlobStore(s3://{self.bucket}/{self.prefix}, endpoint={self.config.endpoint_url or 'default'})"
-
-    async def client(self) -> Any:
-        """The S3 client, made on first use inside the running loop (each worker has its own)."""
-        if self._client is None:
-            async with self._opening:
-                if self._client is None:
-                    c = self.config
-                    options: dict[str, Any] = {"region_name": c.region or None, "endpoint_url": c.endpoint_url or None}
-                    if c.access_key_id:
-                        options.update(aws_access_key_id=c.access_key_id, aws_secret_access_key=c.secret_access_key)
-                    # Path-style for custom endpoints (SeaweedFS, MinIO); checksums only where S3 requires
-                    # them (we verify every blob's digest ourselves).
-                    config = AioConfig(s3={"addressing_style": "path" if c.endpoint_url else "auto"},
-                                       request_checksum_calculation="when_required",
-                                       response_checksum_validation="when_required",
-                                       retries={"max_attempts": 5, "mode": "standard"},
-                                       max_pool_connections=64)
-                    self._client = await self._stack.enter_async_context(
-                        get_session().create_client("s3", config=config, **options))
-        return self._client
 
     def blob_key(self, digest: Digest) -> str:
         return f"{self.prefix}blobs/{digest.algorithm}/{digest.encoded}"
@@ -125,7 +82,7 @@ class S3BlobStore:
         tail = b""
         try:
             if parts.tail:
-                tail = await self._get_all(base + parts.tail)
+                tail = await self.get_all(base + parts.tail)
             else:  # the upload may have been cancelled or committed meanwhile
                 await s3.head_object(Bucket=self.bucket, Key=base + "started")
         except ClientError as exc:
@@ -156,7 +113,7 @@ class S3BlobStore:
         except ClientError as exc:
             raise _translated(exc, upload_id) from None
         if key is not None:
-            async for chunk in self._read(key, 0, progress.size):
+            async for chunk in self.read(key, 0, progress.size):
                 yield chunk
 
     async def commit_upload(self, upload_id: str, progress: UploadProgress, digest: Digest) -> str:
@@ -166,11 +123,11 @@ class S3BlobStore:
             if parts.upload_id and parts.key:
                 await self._seal(upload_id, parts)
                 location = parts.key
-            elif not await self._exists(target):
+            elif not await self.exists(target):
                 if parts.upload_id:
-                    await self._copy(await self._seal(upload_id, parts), target, progress.size)
+                    await self.copy(await self._seal(upload_id, parts), target, progress.size)
                 elif parts.tail:
-                    await self._copy(base + parts.tail, target, progress.size)
+                    await self.copy(base + parts.tail, target, progress.size)
                 else:
                     await s3.put_object(Bucket=self.bucket, Key=target, Body=b"")
         except ClientError as exc:
@@ -199,10 +156,10 @@ class S3BlobStore:
         if end is not None and end <= start:
             return
         try:
-            async for chunk in self._read(self._object_key(digest, location), start, end):
+            async for chunk in self.read(self._object_key(digest, location), start, end):
                 yield chunk
         except ClientError as exc:
-            if _code(exc) in _MISSING:
+            if missing(exc):
                 raise FileNotFoundError(str(digest)) from None
             raise
 
@@ -212,11 +169,14 @@ class S3BlobStore:
     async def check(self) -> None:
         await (await self.client()).head_bucket(Bucket=self.bucket)
 
-    async def close(self) -> None:
-        await self._stack.aclose()
-        self._client = None
-
     # -- internals -------------------------------------------------------------------------------
+
+    async def _drop_stray_tails(self, base: str, keep: str) -> None:
+        """Tails no recorded state names: superseded ones, and those of writers that died."""
+        listing = await (await self.client()).list_objects_v2(Bucket=self.bucket, Prefix=base + "tail-")
+        stray = [{"Key": o["Key"]} for o in listing.get("Contents", []) if o["Key"] != base + keep]
+        if stray:
+            await (await self.client()).delete_objects(Bucket=self.bucket, Delete={"Objects": stray, "Quiet": True})
 
     async def _drop_scratch(self, upload_id: str) -> None:
         """Everything of the upload but a completed object at objects/<id>: the tails, the marker, and every
@@ -231,9 +191,9 @@ class S3BlobStore:
                         await s3.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
                                                         UploadId=upload["UploadId"])
                     except ClientError as exc:
-                        if _code(exc) not in _MISSING:
+                        if not missing(exc):
                             raise
-        await self._delete_under(base)
+        await self.delete_under(base)
 
     async def _seal(self, upload_id: str, parts: UploadParts) -> str:
         """Complete the multipart upload (the tail as its last part) and return the object's key.
@@ -246,7 +206,7 @@ class S3BlobStore:
             if head["ContentLength"] == parts.size:
                 return key
         except ClientError as exc:
-            if _code(exc) not in _MISSING:
+            if not missing(exc):
                 raise
         await self._verify_parts(key, parts)
         listed = list(parts.parts)
@@ -272,70 +232,11 @@ class S3BlobStore:
             if (number, size, etag) not in stored:
                 raise UploadConflict(f"{key}: part {number} is not the one recorded")
 
-    async def _copy(self, source: str, target: str, size: int) -> None:
-        s3 = await self.client()
-        if size <= self.copy_limit:
-            await s3.copy_object(Bucket=self.bucket, Key=target, CopySource={"Bucket": self.bucket, "Key": source})
-            return
-        created = await s3.create_multipart_upload(Bucket=self.bucket, Key=target)
-        upload_id, etags = created["UploadId"], []
-        try:
-            for number, start in enumerate(range(0, size, self.copy_part), 1):
-                end = min(start + self.copy_part, size) - 1
-                copied = await s3.upload_part_copy(
-                    Bucket=self.bucket, Key=target, UploadId=upload_id, PartNumber=number,
-                    CopySource={"Bucket": self.bucket, "Key": source}, CopySourceRange=f"bytes={start}-{end}")
-                etags.append({"PartNumber": number, "ETag": copied["CopyPartResult"]["ETag"]})
-            await s3.complete_multipart_upload(Bucket=self.bucket, Key=target, UploadId=upload_id,
-                                               MultipartUpload={"Parts": etags})
-        except BaseException:
-            await s3.abort_multipart_upload(Bucket=self.bucket, Key=target, UploadId=upload_id)
-            raise
-
-    async def _exists(self, key: str) -> bool:
-        try:
-            await (await self.client()).head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if _code(exc) in _MISSING:
-                return False
-            raise
-        return True
-
-    async def _read(self, key: str, start: int, end: int | None) -> AsyncIterator[bytes]:
-        # No Range for a whole object: S3 answers 416 to "bytes=0-" of an empty one.
-        ranged = {"Range": f"bytes={start}-{'' if end is None else end - 1}"} if start or end is not None else {}
-        response = await (await self.client()).get_object(Bucket=self.bucket, Key=key, **ranged)
-        async with response["Body"] as body:
-            async for chunk in body.iter_chunks(READ_CHUNK):
-                yield chunk
-
-    async def _get_all(self, key: str) -> bytes:
-        return b"".join([chunk async for chunk in self._read(key, 0, None)])
-
-    async def _drop_stray_tails(self, base: str, keep: str) -> None:
-        """Tails no recorded state names: superseded ones, and those of writers that died."""
-        listing = await (await self.client()).list_objects_v2(Bucket=self.bucket, Prefix=base + "tail-")
-        stray = [{"Key": o["Key"]} for o in listing.get("Contents", []) if o["Key"] != base + keep]
-        if stray:
-            await (await self.client()).delete_objects(Bucket=self.bucket, Delete={"Objects": stray, "Quiet": True})
-
-    async def _delete_under(self, prefix: str) -> None:
-        s3 = await self.client()
-        paginator = s3.get_paginator("list_objects_v2")
-        async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-            if keys:
-                await s3.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
 
 def _translated(exc: ClientError, upload_id: str) -> Exception:
     """S3's answer about an upload's scratch data, in the protocol's words."""
-    code = _code(exc)
-    if code in _MISSING:
+    code = error_code(exc)
+    if missing(exc):
         return UploadMissing(upload_id)
     if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall"):
         return UploadConflict(f"{upload_id}: the stored parts are not the recorded ones ({code})")
