@@ -163,8 +163,7 @@ class Supervisor:
             stdio.close()
             if not attached and isinstance(feed, int):
                 os.close(feed)
-        _, status = os.waitpid(self.pid, 0)
-        code = os.waitstatus_to_exitcode(status)
+        code = os.waitstatus_to_exitcode(_wait_for(self.pid))
         code = 128 - code if code < 0 else code  # killed by a signal: 128 + its number, as a shell says
         self.pid = 0
         self._finished(code, "", oom=self._oom_killed())
@@ -239,6 +238,21 @@ class Supervisor:
         if self.pid:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, number)
+
+
+def _wait_for(pid: int) -> int:
+    """The wait status of the container's process `pid`, which a subreaper gets to wait for once the runtime's
+    own processes between it and us are gone: crun's last intermediate may still be its parent when
+    `crun run --detach` has returned (and the container may have ended by then). So reap any child until it
+    is that one (the intermediates too: they would stay zombies of a long-lived supervisor)."""
+    while True:
+        try:
+            found, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            raise RuntimeFailed(f"the container's process {pid} was waited for by another process: its exit "
+                                "code is lost") from None
+        if found == pid:
+            return status
 
 
 def _read(path: str) -> str:
