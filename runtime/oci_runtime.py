@@ -97,14 +97,15 @@ def _call(argv: list[str], stdio: tuple[int, int, int]) -> int:
     """Run `argv` (found on PATH) in a session of its own with `stdio` as its fds 0-2; its exit status.
     subprocess.run(..., start_new_session=True) without loading subprocess and threading (3 ms of the
     50 that `berth run` spends in Python). Not posix_spawn: glibc's leaves signal 32 (SIGCANCEL) ignored in
-    the child, and so in the container. Only inheritable descriptors pass (Python opens every other one
-    close-on-exec); SIGPIPE and SIGXFSZ, which Python ignores, are reset as subprocess resets them."""
+    the child, and so in the container. Only the three descriptors pass; SIGPIPE and SIGXFSZ, which Python
+    ignores, are reset as subprocess resets them."""
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child: nothing but system calls until exec
         try:
             os.setsid()
             for target, fd in enumerate(stdio):
                 os.dup2(fd, target)
+            os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # as subprocess's close_fds: only stdio goes on
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)
             signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
             os.execvp(argv[0], argv)
