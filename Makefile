@@ -37,8 +37,8 @@ install-test: $(VENV)/bin/python
 # because much of each pass waits on real clients and servers: together they fit CI's 20 minutes on
 # 2 cores. The PostgreSQL pass's output follows the SQLite pass's; the target fails if either failed.
 # BERTH_TEST_BALANCE=1 moves the container, runtime, berth-client, browser and replica suites into the
-# PostgreSQL pass, so both take about as long (tests/conftest.py BALANCED). `make test-sqlite` or `make test-postgresql` runs
-# one pass (the SQLite one then runs those suites itself); PYTEST_ARGS picks tests.
+# PostgreSQL pass, so both take about as long (tests/conftest.py BALANCED). `make test-sqlite` or
+# `make test-postgresql` runs one pass (the SQLite one then runs those suites itself); PYTEST_ARGS picks tests.
 test: install-test
 	@status=0; log=$$(mktemp); export BERTH_TEST_BALANCE=1; \
 	$(MAKE) --no-print-directory test-postgresql >$$log 2>&1 & postgresql=$$!; \

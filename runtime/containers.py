@@ -197,5 +197,3 @@ class ContainerStore:
         with lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
-
-

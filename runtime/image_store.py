@@ -284,6 +284,3 @@ class BlobIngest:
 def _name_of(entry: Any) -> str | None:
     annotations = entry.get("annotations") if isinstance(entry, dict) else None
     return annotations.get(REF_NAME) if isinstance(annotations, dict) else None
-
-
-

@@ -33,11 +33,7 @@ def hosts(address: str, hostname: str, domainname: str, links: list[tuple[str, l
 
 def extra_hosts(entries: list[str]) -> str:
     """--add-host's "NAME:IP" entries (as the record keeps them: checked, host-gateway resolved) as lines."""
-    lines = []
-    for entry in entries:
-        name, _, address = entry.partition(":")
-        lines.append(f"{address}\t{name}\n")
-    return "".join(lines)
+    return "".join(f"{address}\t{name}\n" for name, _, address in (e.partition(":") for e in entries))
 
 
 def with_dns(text: str, host_config: dict[str, Any]) -> str:

@@ -5,10 +5,9 @@ A registry is known by its data directory, so every helper takes one:
 
 - `database_url(data_dir)`: SQLite's file in the directory, or a PostgreSQL database of the directory's
   own, made on first use as a copy of one migrated once (about 0.1 s) and the same on every later call.
-  A missing SQLite file is made at once as a copy of a file migrated once (migrating one takes 0.2 s,
-  and most tests make one).
   An in-process app, a restarted `berth-registry serve`, and an admin command given the same directory
-  therefore all meet the same data, as they would on SQLite.
+  therefore all meet the same data, as they would on SQLite. A missing SQLite file is likewise made at
+  once as a copy of a file migrated once (migrating one takes 0.2 s, and most tests make one).
 - `registry_settings(data_dir, **flags)`: load_settings for an in-process app (the environment ignored).
 - `server_env(data_dir)`: what a `berth-registry` subprocess needs in its environment ({} on SQLite,
   where the default URL is already right). RegistryProcess and `berth_admin` add it themselves.
