@@ -123,7 +123,7 @@ def sizes(env: Environment, containers: list[Container]) -> dict[str, str]:
     image_sizes = {image.id: image.size for image in load_images(env.store())} if containers else {}
     found = {}
     for container in containers:
-        written = _disk_usage(container.dir / "upper")
+        written = _disk_usage(Path(container.dir, "upper"))
         virtual = written + image_sizes.get(str(container.doc.get("Image")), 0)
         found[container.id] = f"{human_size(written)} (virtual {human_size(virtual)})"
     return found

@@ -4,6 +4,7 @@ runtime's failures turned into the CLI's one error with docker's exit codes."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 def runtime_home(env: Environment) -> RuntimeHome:
     """Containers, layers and runtime state live beside the image store (in $BERTH_HOME when it is set)."""
-    return RuntimeHome(env.images_path.parent)
+    return RuntimeHome(os.path.dirname(env.images_path))
 
 
 def container_store(env: Environment) -> ContainerStore:

@@ -2,7 +2,8 @@
 
 `BERTH_HOME` holds everything (config.json, images/); without it the XDG locations are used: config in
 ~/.config/berth, data in ~/.local/share/berth. Tests build an Environment with their own streams and
-variables instead of patching sys or os.
+variables instead of patching sys or os. Paths are strings (see runtime/image_store.py: `berth run` loads
+this module).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import json
 import os
 import sys
 from collections.abc import Mapping
-from pathlib import Path
 
 from runtime.image_store import ImageStore, StoreError
 
@@ -43,28 +43,29 @@ class Environment:
         return bool(getattr(self.stderr, "isatty", lambda: False)())
 
     @property
-    def home(self) -> Path | None:
+    def home(self) -> str | None:
         value = self.environ.get("BERTH_HOME")
-        return Path(value).expanduser() if value else None
+        return os.path.expanduser(value) if value else None
 
     @property
-    def config_path(self) -> Path:
+    def config_path(self) -> str:
         if self.home:
-            return self.home / "config.json"
-        base = self.environ.get("XDG_CONFIG_HOME") or str(Path(self.environ.get("HOME", "~")) / ".config")
-        return Path(base).expanduser() / "berth" / "config.json"
+            return os.path.join(self.home, "config.json")
+        return os.path.join(self._base("XDG_CONFIG_HOME", ".config"), "berth", "config.json")
 
     @property
-    def images_path(self) -> Path:
+    def images_path(self) -> str:
         if self.home:
-            return self.home / "images"
-        base = self.environ.get("XDG_DATA_HOME") or str(Path(self.environ.get("HOME", "~")) / ".local" / "share")
-        return Path(base).expanduser() / "berth" / "images"
+            return os.path.join(self.home, "images")
+        return os.path.join(self._base("XDG_DATA_HOME", ".local/share"), "berth", "images")
 
     @property
-    def docker_config_path(self) -> Path:
-        base = self.environ.get("DOCKER_CONFIG") or str(Path(self.environ.get("HOME", "~")) / ".docker")
-        return Path(base).expanduser() / "config.json"
+    def docker_config_path(self) -> str:
+        return os.path.join(self._base("DOCKER_CONFIG", ".docker"), "config.json")
+
+    def _base(self, variable: str, under_home: str) -> str:
+        """The directory `variable` names, or `under_home` in $HOME (~ expanded in either)."""
+        return os.path.expanduser(self.environ.get(variable) or os.path.join(self.environ.get("HOME", "~"), under_home))
 
     def store(self) -> ImageStore:
         try:
@@ -82,9 +83,10 @@ class Environment:
         self.stderr.flush()
 
 
-def read_config(path: Path) -> dict[str, Any]:
+def read_config(path: str) -> dict[str, Any]:
     try:
-        text = path.read_text()
+        with open(path) as f:
+            text = f.read()
     except FileNotFoundError:
         return {}
     except OSError as exc:
@@ -98,10 +100,11 @@ def read_config(path: Path) -> dict[str, Any]:
     return config
 
 
-def write_config(path: Path, config: dict[str, Any]) -> None:
+def write_config(path: str, config: dict[str, Any]) -> None:
     """Atomically and readable only by the user: it holds credentials (mode 0600, like docker's)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    directory, name = os.path.split(path)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    temporary = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(config, f, indent="\t")

@@ -252,19 +252,9 @@ def store_errors() -> Iterator[None]:
 def collect_garbage(store: ImageStore, first: Iterable[Digest] = ()) -> tuple[list[Digest], int]:
     """Delete the blobs no reference reaches; returns those deleted (`first` in its order, then the
     rest sorted) and the bytes freed. Blobs a concurrent pull is still adding are left alone."""
-    candidates = _stored_blobs(store) - store.reachable()
+    candidates = store.stored_blobs() - store.reachable()
     _, freed = store.collect_garbage()
     deleted = {d for d in candidates if not store.has_blob(d)}
     ordered = [d for d in dict.fromkeys(first) if d in deleted]
     return ordered + sorted(deleted - set(ordered), key=str), freed
 
-
-def _stored_blobs(store: ImageStore) -> set[Digest]:
-    # blobs/<algorithm>/<encoded> is the image-layout spec's, not a detail of ImageStore.
-    found = set()
-    for path in (store.root / "blobs").glob("*/*"):
-        try:
-            found.add(Digest.parse(f"{path.parent.name}:{path.name}"))
-        except InvalidDigest:
-            continue
-    return found

@@ -7,7 +7,6 @@ applies (`BERTH_REGISTRY`, else `berth config set registry HOST`). Plain HTTP is
 
 from __future__ import annotations
 
-import ipaddress
 from collections import namedtuple
 
 from registry.oci.digest import Digest, InvalidDigest
@@ -97,6 +96,8 @@ def plain_http(registry: str, insecure: list[str]) -> bool:
     host = host.strip("[]")
     if registry in insecure or host in insecure or host == "localhost":
         return True
+    import ipaddress  # only now: `berth run` of a local image never gets here, and it takes 1.5 ms to load
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:

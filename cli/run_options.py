@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from pathlib import Path
 
 from registry.oci.digest import Digest
 from runtime.containers import DEFAULT_PATH, ZERO_TIME
@@ -106,7 +105,8 @@ def environment(env: Environment, args: argparse.Namespace, image_env: list[str]
     given = []
     for path in args.env_file:
         try:
-            lines = Path(path).read_text().splitlines()
+            with open(path) as f:
+                lines = f.read().splitlines()
         except OSError as exc:
             raise BadFlag(f"open {path}: {exc.strerror}") from None
         except UnicodeDecodeError as exc:  # docker's words; not a traceback

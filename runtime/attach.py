@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from pathlib import Path
 
 from .containers import Container
 
@@ -22,12 +21,12 @@ FIFO = "stdin"
 CHUNK = 64 << 10
 
 
-def open_stdin_fifo(directory: Path, config: dict[str, Any]) -> int | None:
+def open_stdin_fifo(directory: str, config: dict[str, Any]) -> int | None:
     """The supervisor's end of the container's stdin FIFO (made now), or None when it has no stdin (-i)."""
     if not config.get("OpenStdin"):
         return None
-    path = directory / FIFO
-    if not path.exists():
+    path = f"{directory}/{FIFO}"
+    if not os.path.exists(path):
         os.mkfifo(path, 0o600)
     return os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
 
@@ -43,7 +42,7 @@ class StdinFeed:
     def start(container: Container, stdin: IO[str]) -> StdinFeed | None:
         """Feeding from `stdin` (a file with an fd, or text read whole), or None if no supervisor reads it."""
         try:
-            fd = os.open(container.dir / FIFO, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            fd = os.open(f"{container.dir}/{FIFO}", os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
             return None  # ENXIO: no reader, ENOENT: no FIFO (the supervisor predates it)
         os.set_blocking(fd, True)

@@ -91,7 +91,7 @@ def image_id(state: ImageState) -> Digest:
 def store_layer(store: ImageStore, write: Callable[[BinaryIO], None]) -> tuple[dict[str, Any], Digest]:
     """Store the tar that `write(stream)` writes as a gzip layer blob; returns its descriptor and its diff_id.
     The caller holds `store.writing()` until an image references the blob."""
-    fd, temporary = tempfile.mkstemp(prefix="layer-", dir=store.root / "ingest")
+    fd, temporary = tempfile.mkstemp(prefix="layer-", dir=f"{store.root}/ingest")
     try:
         with os.fdopen(fd, "wb") as out:
             sink = _GzipSink(out)

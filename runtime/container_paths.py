@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import posixpath
 import stat
-from pathlib import Path
 
 from .containers import ContainerError
 
@@ -23,7 +22,7 @@ if TYPE_CHECKING:
 MAX_LINKS = 40  # the kernel's own limit (ELOOP)
 
 
-def join_in_root(root: Path, path: str, follow_last: bool = True) -> Path:
+def join_in_root(root: str | os.PathLike[str], path: str, follow_last: bool = True) -> str:
     """`path` (absolute inside the container) under `root`, symlinks resolved inside `root`; a missing component
     and whatever follows it are joined as written. `follow_last=False` keeps a final symlink itself."""
     pending = [p for p in path.split("/") if p not in ("", ".")]
@@ -35,7 +34,7 @@ def join_in_root(root: Path, path: str, follow_last: bool = True) -> Path:
             if resolved:
                 resolved.pop()
             continue
-        candidate = root.joinpath(*resolved, part)
+        candidate = os.path.join(root, *resolved, part)
         try:
             mode = os.lstat(candidate).st_mode
         except (FileNotFoundError, NotADirectoryError):
@@ -50,7 +49,7 @@ def join_in_root(root: Path, path: str, follow_last: bool = True) -> Path:
         if target.startswith("/"):
             resolved = []
         pending = [p for p in target.split("/") if p not in ("", ".")] + pending
-    return root.joinpath(*resolved)
+    return os.path.join(root, *resolved)
 
 
 def mount_for(mounts: list[dict[str, Any]], path: str) -> tuple[dict[str, Any] | None, str]:
@@ -68,10 +67,10 @@ def mount_for(mounts: list[dict[str, Any]], path: str) -> tuple[dict[str, Any] |
     return best, clean[len(posixpath.normpath(best["Destination"])):] or "/"
 
 
-def host_path(rootfs: Path, mounts: list[dict[str, Any]], path: str, follow_last: bool = True) -> Path:
+def host_path(rootfs: str | os.PathLike[str], mounts: list[dict[str, Any]], path: str, follow_last: bool = True) -> str:
     """Where the container path `path` is on the host: in a volume or bind source when it lies under one of
     `mounts` (by its words, before symlinks: a link into a volume is followed within the root filesystem)."""
     mount, rest = mount_for(mounts, path)
     if mount is None:
         return join_in_root(rootfs, path, follow_last)
-    return join_in_root(Path(mount["Source"]), rest, follow_last)
+    return join_in_root(mount["Source"], rest, follow_last)

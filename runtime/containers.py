@@ -4,7 +4,7 @@
 RestartCount, LogPath ...) plus a `Berth` section of what only berth needs (image layers, supervisor pid).
 It is replaced atomically (readers never lock); every read-modify-write holds the container's `lock` file
 (flock), and creating a container holds the store's `.names.lock`, so two `berth run --name x` cannot both
-get the name.
+get the name. Paths are strings here (see runtime/image_store.py).
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
-from .jsonfile import replace_json
+from .files import replace_json
 from .names import random_name
 
 TYPE_CHECKING = False  # typing's own flag without loading typing (`berth run` starts faster)
@@ -48,7 +47,7 @@ def now() -> str:
 class Container:
     """One container's record, as read at one moment (`ContainerStore.update` to change it)."""
 
-    def __init__(self, directory: Path, doc: dict[str, Any]) -> None:
+    def __init__(self, directory: str, doc: dict[str, Any]) -> None:
         self.dir, self.doc = directory, doc
 
     id = property(lambda self: str(self.doc["Id"]))
@@ -75,7 +74,7 @@ class Container:
         """Whether a supervisor holds the container (its lock on `supervisor.lock`, held for as long as it
         lives: unlike a pid, it cannot be mistaken for another process's)."""
         try:
-            fd = os.open(self.dir / SUPERVISOR_LOCK, os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(f"{self.dir}/{SUPERVISOR_LOCK}", os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             return False
         try:
@@ -91,22 +90,22 @@ class Container:
         return self.status in ("running", "restarting")
 
     @property
-    def log_path(self) -> Path:
-        return self.dir / f"{self.id}-json.log"
+    def log_path(self) -> str:
+        return f"{self.dir}/{self.id}-json.log"
 
     @property
-    def bundle(self) -> Path:
-        return self.dir / "bundle"
+    def bundle(self) -> str:
+        return f"{self.dir}/bundle"
 
 
 class ContainerStore:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = os.fspath(root)
+        os.makedirs(self.root, exist_ok=True)
 
     def create(self, doc: dict[str, Any], name: str | None) -> Container:
         """Store a new container from `doc` (without Id, Name, Created): a fresh id, and `name` or a random one."""
-        with self._locked(self.root / ".names.lock"):
+        with self._locked(f"{self.root}/.names.lock"):
             taken = {c.name: c for c in self.list()}
             if name and name in taken:
                 raise ContainerError(f'Conflict. The container name "/{name}" is already in use by container '
@@ -115,20 +114,20 @@ class ContainerStore:
             while not name or name in taken:
                 name = random_name()
             container_id = os.urandom(32).hex()
-            directory = self.root / container_id
-            directory.mkdir(mode=0o700)
+            directory = f"{self.root}/{container_id}"
+            os.mkdir(directory, mode=0o700)
             full = {"Id": container_id, "Created": now(), "Name": f"/{name}", **doc}
-            full["LogPath"] = str(directory / f"{container_id}-json.log")
-            replace_json(directory / "container.json", full)
+            full["LogPath"] = f"{directory}/{container_id}-json.log"
+            replace_json(f"{directory}/container.json", full)
             return Container(directory, full)
 
     def list(self) -> list[Container]:
         """Every container, newest first."""
         found = []
-        for directory in self.root.iterdir():
-            if directory.name.startswith(".") or not directory.is_dir():
+        for name in os.listdir(self.root):
+            if name.startswith("."):
                 continue
-            container = self._read(directory)
+            container = self._read(f"{self.root}/{name}")
             if container is not None:
                 found.append(container)
         return sorted(found, key=lambda c: c.doc["Created"], reverse=True)
@@ -153,15 +152,15 @@ class ContainerStore:
     @contextlib.contextmanager
     def update(self, container: Container) -> Iterator[Container]:
         """The container's latest record, locked; what the caller changes in `.doc` is written back."""
-        with self._locked(container.dir / "lock"):
+        with self._locked(f"{container.dir}/lock"):
             current = self.reload(container)
             yield current
-            replace_json(current.dir / "container.json", current.doc)
+            replace_json(f"{current.dir}/container.json", current.doc)
 
     @contextlib.contextmanager
     def locked(self, container: Container) -> Iterator[Container]:
         """Hold the container's lock without writing (removal, start): its latest record."""
-        with self._locked(container.dir / "lock"):
+        with self._locked(f"{container.dir}/lock"):
             yield self.reload(container)
 
     def remove(self, container: Container) -> None:
@@ -170,30 +169,31 @@ class ContainerStore:
 
         shutil.rmtree(self.bury(container), ignore_errors=True)
 
-    def bury(self, container: Container) -> Path:
+    def bury(self, container: Container) -> str:
         """Take the container out of every listing at once (one rename); its files are then deleted at
         leisure from the returned directory (runtime/leftovers.py finishes what an interrupted removal left)."""
-        graveyard = self.root / f".removing-{container.id}"
+        graveyard = f"{self.root}/.removing-{container.id}"
         with contextlib.suppress(FileNotFoundError):
             os.rename(container.dir, graveyard)
         return graveyard
 
-    def _read(self, directory: Path) -> Container | None:
+    def _read(self, directory: str) -> Container | None:
         try:
-            doc = json.loads((directory / "container.json").read_text())
+            with open(f"{directory}/container.json", "rb") as f:
+                doc = json.load(f)
         except (FileNotFoundError, NotADirectoryError):
-            return None  # being created or removed right now
+            return None  # being created or removed right now (or not a container's directory)
         except (OSError, ValueError) as exc:
-            raise ContainerError(f"{directory / 'container.json'} is unreadable: {exc}") from None
+            raise ContainerError(f"{directory}/container.json is unreadable: {exc}") from None
         return Container(directory, doc)
 
     @staticmethod
     @contextlib.contextmanager
-    def _locked(path: Path) -> Iterator[None]:
+    def _locked(path: str) -> Iterator[None]:
         try:
             lock = open(path, "a")
         except FileNotFoundError:
-            raise NoSuchContainer(f"No such container: {path.parent.name}") from None
+            raise NoSuchContainer(f"No such container: {os.path.basename(os.path.dirname(path))}") from None
         with lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield

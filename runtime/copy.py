@@ -45,10 +45,10 @@ class Owner:
 
 
 @contextlib.contextmanager
-def container_root(container: Container, layers: list[Path]) -> Iterator[Path]:
+def container_root(container: Container, layers: list[str]) -> Iterator[Path]:
     """The container's root filesystem on the host for the duration of the block."""
     rootfs = Rootfs(container.dir)
-    fd = os.open(container.dir / SUPERVISOR_LOCK, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fd = os.open(f"{container.dir}/{SUPERVISOR_LOCK}", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         deadline = time.monotonic() + WAIT_FOR_MOUNT
         while True:
@@ -57,7 +57,7 @@ def container_root(container: Container, layers: list[Path]) -> Iterator[Path]:
                 break  # nobody runs it: ours to mount
             except BlockingIOError:  # a supervisor holds it: running, or unmounting after the container's end
                 if _running(container) and rootfs.mounted:
-                    yield rootfs.path  # the supervisor's mount, which stays while the container runs
+                    yield Path(rootfs.path)  # the supervisor's mount, which stays while the container runs
                     return
                 if time.monotonic() > deadline:
                     raise ContainerError(f"container {container.id} is starting or stopping: try again") from None
@@ -68,7 +68,7 @@ def container_root(container: Container, layers: list[Path]) -> Iterator[Path]:
         except RootfsError as exc:
             raise ContainerError(str(exc)) from None
         try:
-            yield rootfs.path
+            yield Path(rootfs.path)
         finally:
             if mounted_here:
                 rootfs.unmount()
@@ -77,7 +77,7 @@ def container_root(container: Container, layers: list[Path]) -> Iterator[Path]:
 
 
 def _running(container: Container) -> bool:
-    current = ContainerStore(container.dir.parent).reload(container)
+    current = ContainerStore(os.path.dirname(container.dir)).reload(container)
     return current.state.get("Status") in ("running", "restarting")
 
 
@@ -93,7 +93,7 @@ class Mounted:
 def resolve(root: Path, container: Container, path: str, follow_last: bool) -> Path:
     """The host path of `path` in the container: in its root filesystem, in one of its volumes or binds, or
     one of the /etc files berth binds into every container (the root filesystem has only empty stand-ins)."""
-    return host_path(root, _mounts(container), path, follow_last)
+    return Path(host_path(root, _mounts(container), path, follow_last))
 
 
 def mounted(container: Container, path: str) -> Mounted:
@@ -102,8 +102,8 @@ def mounted(container: Container, path: str) -> Mounted:
 
 
 def _mounts(container: Container) -> list[dict[str, Any]]:
-    etc = [{"Destination": f"/etc/{name}", "Source": str(container.dir / "etc" / name)}
-           for name in ETC_FILES if (container.dir / "etc" / name).is_file()]
+    etc = [{"Destination": f"/etc/{name}", "Source": f"{container.dir}/etc/{name}"}
+           for name in ETC_FILES if os.path.isfile(f"{container.dir}/etc/{name}")]
     return [*etc, *(container.doc.get("Mounts") or [])]
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from . import kernel
 from .containers import Container, ContainerError
+from .files import write_text
 from .lifecycle import detach
 from .oci_runtime import OciRuntime, RuntimeFailed
 from .rootfs import Rootfs
@@ -50,7 +51,8 @@ class _Discarded:
 def process_spec(container: Container, request: ExecRequest) -> dict[str, Any]:
     """The runtime-spec process for `request`, from the one the container was started with."""
     try:
-        started = json.loads((container.bundle / "config.json").read_text())["process"]
+        with open(f"{container.bundle}/config.json", "rb") as f:
+            started = json.load(f)["process"]
     except (OSError, ValueError, KeyError) as exc:
         raise ContainerError(f"container {container.id} has no readable runtime config: {exc}") from None
     wanted_user = request.user if request.user is not None else container.config.get("User") or ""
@@ -182,16 +184,16 @@ def execute_detached(runtime: OciRuntime, container: Container, request: ExecReq
         started(None)
         os.waitpid(pid, 0)
 
-    detach(wait_for_it, container.dir / "supervisor.log")
+    detach(wait_for_it, f"{container.dir}/supervisor.log")
 
 
 def _start(runtime: OciRuntime, container: Container, process: dict[str, Any], child: tuple[int, int, int],
            console: str | None) -> int:
     """Write the process file and have the runtime start it; the pid."""
-    process_file = container.dir / f"exec-{os.urandom(8).hex()}.json"
+    process_file = f"{container.dir}/exec-{os.urandom(8).hex()}.json"
     try:
-        process_file.write_text(json.dumps(process))
+        write_text(process_file, json.dumps(process))
         return runtime.exec_detached(container.id, process_file, child, console)
     finally:
         with contextlib.suppress(OSError):
-            process_file.unlink()
+            os.unlink(process_file)

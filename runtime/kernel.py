@@ -12,7 +12,6 @@ from __future__ import annotations
 import ctypes
 import os
 import resource
-from pathlib import Path
 
 SYS_MOVE_MOUNT, SYS_FSOPEN, SYS_FSCONFIG, SYS_FSMOUNT, SYS_OPENAT2 = 429, 430, 431, 432, 437
 FSOPEN_CLOEXEC = FSMOUNT_CLOEXEC = 1
@@ -48,7 +47,7 @@ def _syscall(number: int, *args: object) -> int:
     return int(_libc.syscall(ctypes.c_long(number), *args))
 
 
-def mount_overlay(target: Path, lowers: list[Path], upper: Path, work: Path) -> None:
+def mount_overlay(target: str, lowers: list[str], upper: str, work: str) -> None:
     """Mount an overlay at `target`: `lowers` topmost first, each one its own fsconfig call (no length limit).
 
     Kernels without the new mount API or `lowerdir+` (before 6.8) get mount(2) with lower paths relative to
@@ -62,26 +61,26 @@ def mount_overlay(target: Path, lowers: list[Path], upper: Path, work: Path) -> 
         _mount_overlay_legacy(target, lowers, upper, work)
 
 
-def _mount_overlay_fsconfig(target: Path, lowers: list[Path], upper: Path, work: Path) -> None:
+def _mount_overlay_fsconfig(target: str, lowers: list[str], upper: str, work: str) -> None:
     fs = _check(_syscall(SYS_FSOPEN, b"overlay", FSOPEN_CLOEXEC), "fsopen overlay")
     try:
-        settings = [("lowerdir+", str(p)) for p in lowers] + [("upperdir", str(upper)), ("workdir", str(work))]
+        settings = [("lowerdir+", p) for p in lowers] + [("upperdir", upper), ("workdir", work)]
         for key, value in settings:
             _check(_syscall(SYS_FSCONFIG, fs, FSCONFIG_SET_STRING, key.encode(), os.fsencode(value), 0),
                    f"overlay option {key}={value}")
         _check(_syscall(SYS_FSCONFIG, fs, FSCONFIG_CMD_CREATE, None, None, 0), "creating the overlay")
         mounted = _check(_syscall(SYS_FSMOUNT, fs, FSMOUNT_CLOEXEC, 0), "fsmount overlay")
         try:
-            _check(_syscall(SYS_MOVE_MOUNT, mounted, b"", AT_FDCWD, os.fsencode(str(target)),
-                            MOVE_MOUNT_F_EMPTY_PATH), f"mounting the overlay on {target}")
+            _check(_syscall(SYS_MOVE_MOUNT, mounted, b"", AT_FDCWD, os.fsencode(target), MOVE_MOUNT_F_EMPTY_PATH),
+                   f"mounting the overlay on {target}")
         finally:
             os.close(mounted)
     finally:
         os.close(fs)
 
 
-def _mount_overlay_legacy(target: Path, lowers: list[Path], upper: Path, work: Path) -> None:
-    base = Path(os.path.commonpath([str(p) for p in lowers]))
+def _mount_overlay_legacy(target: str, lowers: list[str], upper: str, work: str) -> None:
+    base = os.path.commonpath(lowers)
     relative = ":".join(os.path.relpath(p, base) for p in lowers)
     options = f"lowerdir={relative},upperdir={upper},workdir={work}"
     if len(options) > MOUNT_OPTIONS_MAX:
@@ -89,30 +88,30 @@ def _mount_overlay_legacy(target: Path, lowers: list[Path], upper: Path, work: P
     previous = os.getcwd()
     os.chdir(base)  # the relative lower paths resolve against the caller's directory
     try:
-        _check(_libc.mount(b"overlay", os.fsencode(str(target)), b"overlay", 0, options.encode()),
+        _check(_libc.mount(b"overlay", os.fsencode(target), b"overlay", 0, options.encode()),
                f"mounting the overlay on {target}")
     finally:
         os.chdir(previous)
 
 
-def unmount(target: Path, lazy: bool = False) -> None:
+def unmount(target: str, lazy: bool = False) -> None:
     """Unmount `target` (lazily: detach now, release when no longer busy)."""
-    _check(_libc.umount2(os.fsencode(str(target)), MNT_DETACH if lazy else 0), f"unmounting {target}")
+    _check(_libc.umount2(os.fsencode(target), MNT_DETACH if lazy else 0), f"unmounting {target}")
 
 
-def is_mountpoint(path: Path) -> bool:
+def is_mountpoint(path: str) -> bool:
     """Whether a mount sits on `path` (its device differs from its parent's, or it is in /proc/self/mountinfo)."""
     try:
-        if path.stat().st_dev != path.parent.stat().st_dev:
+        if os.stat(path).st_dev != os.stat(os.path.dirname(path) or ".").st_dev:
             return True
     except OSError:
         return False
-    wanted = str(path.resolve())
+    wanted = os.path.realpath(path)
     with open("/proc/self/mountinfo") as f:
         return any(line.split()[4] == wanted for line in f)
 
 
-def open_in_root(root: Path, path: str, flags: int = os.O_RDONLY) -> int:
+def open_in_root(root: str | os.PathLike[str], path: str, flags: int = os.O_RDONLY) -> int:
     """Open `path` as if `root` were `/`: symlinks and `..` cannot leave `root` (openat2 RESOLVE_IN_ROOT)."""
     root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
@@ -123,7 +122,7 @@ def open_in_root(root: Path, path: str, flags: int = os.O_RDONLY) -> int:
         os.close(root_fd)
 
 
-def fork_off(keep: tuple[int, ...] = (), log: Path | None = None, grandchild: bool = True) -> bool:
+def fork_off(keep: tuple[int, ...] = (), log: str | None = None, grandchild: bool = True) -> bool:
     """Fork a process of its own: True in the caller, False in the new process. That is a grandchild in a
     session of its own, which init (or the nearest subreaper) reaps, so the caller is left with no zombie;
     its stdin is /dev/null, stdout and stderr `log` (or /dev/null), and of the other fds only `keep` stay

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 
 from .containers import Container
@@ -23,12 +24,15 @@ def finish_removals(home: RuntimeHome, runtime: str | None = None) -> None:
     """Complete every interrupted removal under `home` (safe beside one still in progress: each step is one
     that finds nothing to do when already done)."""
     store = home.containers()
-    if not store.root.is_dir():
+    if not os.path.isdir(store.root):
         return
-    for graveyard in store.root.glob(GRAVEYARD + "*"):
-        container_id = graveyard.name.removeprefix(GRAVEYARD)
+    for name in os.listdir(store.root):
+        if not name.startswith(GRAVEYARD):
+            continue
+        container_id, graveyard = name.removeprefix(GRAVEYARD), f"{store.root}/{name}"
         try:
-            doc = json.loads((graveyard / "container.json").read_text())
+            with open(f"{graveyard}/container.json", "rb") as f:
+                doc = json.load(f)
         except (OSError, ValueError):
             doc = {"Id": container_id, "HostConfig": {}}  # its record already deleted: the rest still counts
         # Without its record the container is not bridged (its lease is stale anyway) and runs on `runtime`.

@@ -12,7 +12,6 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from . import kernel
 from .containers import Container, ContainerError, ContainerStore
@@ -28,22 +27,22 @@ class RuntimeHome:
 
     __slots__ = ("root",)
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = os.fspath(root)
 
     def containers(self) -> ContainerStore:
-        return ContainerStore(self.root / "containers")
+        return ContainerStore(f"{self.root}/containers")
 
     def layers(self) -> LayerStore:
-        return LayerStore(self.root / "layers")
+        return LayerStore(f"{self.root}/layers")
 
     def runtime(self, name: str | None) -> OciRuntime:
-        state = self.root / "runc"
-        state.mkdir(mode=0o700, parents=True, exist_ok=True)
+        state = f"{self.root}/runc"
+        os.makedirs(state, mode=0o700, exist_ok=True)
         return OciRuntime.find(name, state)
 
 
-def detach(supervise: Callable[[Callable[[RuntimeFailed | None], None]], object], log: Path) -> None:
+def detach(supervise: Callable[[Callable[[RuntimeFailed | None], None]], object], log: str) -> None:
     """Run `supervise(started)` in a double-forked process of its own session, which outlives this one; return
     once it calls `started` (raising the RuntimeFailed it reports, if the container did not start)."""
     read_end, write_end = os.pipe()

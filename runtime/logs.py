@@ -11,7 +11,6 @@ import json
 import time
 from collections import deque, namedtuple
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 TYPE_CHECKING = False  # typing's own flag without loading typing (`berth run` starts faster)
 if TYPE_CHECKING:
@@ -27,7 +26,7 @@ def timestamp() -> str:
 
 
 class JsonLogWriter:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: str) -> None:
         self.file: BinaryIO = open(path, "ab")
         self._partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
 
@@ -63,7 +62,7 @@ class LogEntry(namedtuple("LogEntry", "log stream time")):  # not a dataclass: `
     time: str
 
 
-def read_entries(path: Path, tail: int | None = None, follow: Callable[[], bool] | None = None,
+def read_entries(path: str, tail: int | None = None, follow: Callable[[], bool] | None = None,
                  poll: float = 0.05) -> Iterator[LogEntry]:
     """The entries of the log at `path` (only the last `tail` ones); with `follow`, keep reading new ones for
     as long as `follow()` says the container may still write."""

@@ -10,7 +10,6 @@ filesystem is mounted only at start here, so the copy waits for it).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from .container_paths import join_in_root
 from .containers import Container, ContainerStore
@@ -41,7 +40,7 @@ def runtime_mounts(mounts: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for m in ordered]
 
 
-def fill_volumes(store: ContainerStore, container: Container, rootfs: Path) -> None:
+def fill_volumes(store: ContainerStore, container: Container, rootfs: str) -> None:
     """Copy what the image has at each pending volume's destination into the volume, if the volume is empty
     (as docker does, so that `VOLUME /data` after files in /data keeps them); then nothing is pending."""
     current = store.reload(container)
@@ -53,8 +52,8 @@ def fill_volumes(store: ContainerStore, container: Container, rootfs: Path) -> N
         mount = by_destination.get(destination)
         if mount is None or mount.get("Type") != "volume":
             continue
-        source, target = join_in_root(rootfs, destination), Path(mount["Source"])
-        if not source.is_dir() or source.is_symlink() or not target.is_dir() or any(target.iterdir()):
+        source, target = join_in_root(rootfs, destination), mount["Source"]
+        if not os.path.isdir(source) or os.path.islink(source) or not os.path.isdir(target) or os.listdir(target):
             continue
         import subprocess
 
@@ -63,7 +62,7 @@ def fill_volumes(store: ContainerStore, container: Container, rootfs: Path) -> N
         if copied.returncode:
             raise RuntimeFailed(f"copying the image's {destination} into volume {mount['Name']}: "
                                 f"{copied.stderr.strip().splitlines()[-1:]}")
-        info = source.stat()
+        info = os.stat(source)
         os.chown(target, info.st_uid, info.st_gid)  # the volume's root as the image's directory was
         os.chmod(target, info.st_mode & 0o7777)
     with store.update(container) as c:

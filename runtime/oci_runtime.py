@@ -9,11 +9,11 @@ found, 126 when it cannot be executed, 125 otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 from collections import namedtuple
-from pathlib import Path
 
 DEFAULT_RUNTIME = "runc"
 NOT_FOUND, NOT_EXECUTABLE, FAILED = 127, 126, 125
@@ -31,61 +31,60 @@ class OciRuntime(namedtuple("OciRuntime", "binary state_root wrapper", defaults=
     # dataclasses loads inspect, the largest import of `berth run`'s start-up
     __slots__ = ()
     binary: str  # a name on PATH or a path
-    state_root: Path  # --root: this berth's containers only
+    state_root: str  # --root: this berth's containers only
     wrapper: tuple[str, ...]  # what runs the binary (crun on a hybrid-cgroup host: see `hybrid_cgroups`)
 
     @staticmethod
-    def find(name: str | None, state_root: Path) -> OciRuntime:
+    def find(name: str | None, state_root: str) -> OciRuntime:
         wanted = name or DEFAULT_RUNTIME
         found = which(wanted)
         if found is None:
             raise RuntimeFailed(f"OCI runtime {wanted!r} not found (install runc, or give --runtime PATH)")
-        kind = Path(found).name
+        kind = os.path.basename(found)
         if kind != DEFAULT_RUNTIME:  # each runtime keeps its own state: runc cannot read crun's, nor the reverse
-            state_root = state_root.with_name(f"runtime-{kind}")
-            state_root.mkdir(mode=0o700, exist_ok=True)
+            state_root = os.path.join(os.path.dirname(state_root), f"runtime-{kind}")
+            os.makedirs(state_root, mode=0o700, exist_ok=True)
         return OciRuntime(found, state_root, hybrid_cgroups() if kind == "crun" else ())
 
-    def _argv(self, log: Path | None, *args: str) -> list[str]:
-        logging = ["--log", str(log), "--log-format", "json"] if log else []
-        return [*self.wrapper, self.binary, "--root", str(self.state_root), *logging, *args]
+    def _argv(self, log: str | None, *args: str) -> list[str]:
+        logging = ["--log", log, "--log-format", "json"] if log else []
+        return [*self.wrapper, self.binary, "--root", self.state_root, *logging, *args]
 
-    def run_detached(self, container_id: str, bundle: Path, stdio: tuple[int, int, int],
+    def run_detached(self, container_id: str, bundle: str, stdio: tuple[int, int, int],
                      console_socket: str | None = None) -> int:
         """Create and start the container with `stdio` as its stdin, stdout and stderr (or a terminal whose
         master goes to `console_socket`); returns its pid."""
         console = ["--console-socket", console_socket] if console_socket else []
-        log, pid_file = bundle / "runtime.log", bundle / "pid"
-        log.unlink(missing_ok=True)
-        pid_file.unlink(missing_ok=True)
-        status = _call(self._argv(log, "run", "--detach", *console, "--bundle", str(bundle), "--pid-file",
-                                  str(pid_file), container_id), stdio)
+        log, pid_file = f"{bundle}/runtime.log", f"{bundle}/pid"
+        _remove(log, pid_file)
+        status = _call(self._argv(log, "run", "--detach", *console, "--bundle", bundle, "--pid-file", pid_file,
+                                  container_id), stdio)
         if status != 0:
-            message = _last_error(log) or f"{Path(self.binary).name} exited {status}"
+            message = _last_error(log) or f"{os.path.basename(self.binary)} exited {status}"
             raise RuntimeFailed(message, _exit_code_for(message))
-        return int(pid_file.read_text())
+        return _read_pid(pid_file)
 
-    def exec_detached(self, container_id: str, process: Path, stdio: tuple[int, int, int],
+    def exec_detached(self, container_id: str, process: str, stdio: tuple[int, int, int],
                       console_socket: str | None = None) -> int:
         """Start the process described by the `process` file (runtime-spec "process") in the running container,
         with `stdio` (or a terminal, as for `run_detached`); returns its pid, which the caller may wait for as
         a child subreaper."""
         console = ["--console-socket", console_socket] if console_socket else []
-        log, pid_file = process.with_suffix(".log"), process.with_suffix(".pid")
-        status = _call(self._argv(log, "exec", "--detach", *console, "--process", str(process), "--pid-file",
-                                  str(pid_file), container_id), stdio)
+        stem = os.path.splitext(process)[0]
+        log, pid_file = f"{stem}.log", f"{stem}.pid"
+        status = _call(self._argv(log, "exec", "--detach", *console, "--process", process, "--pid-file", pid_file,
+                                  container_id), stdio)
         try:
             if status != 0:
-                message = _last_error(log) or f"{Path(self.binary).name} exited {status}"
+                message = _last_error(log) or f"{os.path.basename(self.binary)} exited {status}"
                 raise RuntimeFailed(message, _exit_code_for(message))
-            return int(pid_file.read_text())
+            return _read_pid(pid_file)
         finally:
-            log.unlink(missing_ok=True)
-            pid_file.unlink(missing_ok=True)
+            _remove(log, pid_file)
 
     def delete(self, container_id: str) -> None:
         """Forget a stopped container (its state and cgroups); nothing happens if the runtime holds none."""
-        if (self.state_root / container_id).exists():
+        if os.path.exists(f"{self.state_root}/{container_id}"):
             null = os.open(os.devnull, os.O_RDWR)
             try:
                 _call(self._argv(None, "delete", "--force", container_id), (null, null, null))
@@ -125,10 +124,22 @@ def which(command: str) -> str | None:
     return next((c for c in candidates if os.access(c, os.X_OK) and not os.path.isdir(c)), None)
 
 
-def _last_error(log: Path) -> str:
+def _read_pid(pid_file: str) -> int:
+    with open(pid_file) as f:
+        return int(f.read())
+
+
+def _remove(*paths: str) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def _last_error(log: str) -> str:
     """The runtime's last error message in its JSON log."""
     try:
-        lines = log.read_text(errors="replace").splitlines()
+        with open(log, errors="replace") as f:
+            lines = f.read().splitlines()
     except FileNotFoundError:
         return ""
     for line in reversed(lines):

@@ -9,7 +9,6 @@ Runtime spec: https://github.com/opencontainers/runtime-spec/blob/main/config.md
 from __future__ import annotations
 
 import resource
-from pathlib import Path
 
 from .container_init import init_args, init_mounts
 from .mounts import runtime_mounts
@@ -53,7 +52,7 @@ def rlimits() -> list[dict[str, Any]]:
     return [{"type": "RLIMIT_NOFILE", "hard": limit, "soft": limit}]
 
 
-def runtime_spec(doc: dict[str, Any], user: ExecUser, rootfs: str, etc_files: dict[str, Path]) -> dict[str, Any]:
+def runtime_spec(doc: dict[str, Any], user: ExecUser, rootfs: str, etc_files: dict[str, str]) -> dict[str, Any]:
     """config.json for the container `doc` (its Config, HostConfig and Id), whose root is mounted at `rootfs`;
     `etc_files` maps /etc/hostname, /etc/hosts and /etc/resolv.conf to the host files bound there."""
     config, host = doc["Config"], doc["HostConfig"]
@@ -115,8 +114,8 @@ def default_mounts() -> list[dict[str, Any]]:
     ]
 
 
-def etc_mounts(files: dict[str, Path]) -> list[dict[str, Any]]:
-    return [{"destination": destination, "type": "bind", "source": str(source), "options": ["rbind", "rprivate"]}
+def etc_mounts(files: dict[str, str]) -> list[dict[str, Any]]:
+    return [{"destination": destination, "type": "bind", "source": source, "options": ["rbind", "rprivate"]}
             for destination, source in files.items()]
 
 

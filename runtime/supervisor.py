@@ -16,10 +16,10 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from . import kernel, spec
 from .containers import SUPERVISOR_LOCK, Container, ContainerStore, now
+from .files import read_text, write_text
 from .logs import JsonLogWriter
 from .mounts import fill_volumes
 from .network import NetworkError, etc
@@ -42,7 +42,7 @@ class Attachment:
 
 
 class Supervisor:
-    def __init__(self, store: ContainerStore, container: Container, runtime: OciRuntime, layers: list[Path],
+    def __init__(self, store: ContainerStore, container: Container, runtime: OciRuntime, layers: list[str],
                  attachment: Attachment | None = None) -> None:
         self.store, self.container, self.runtime = store, container, runtime
         self.layers, self.attachment = layers, attachment
@@ -119,7 +119,7 @@ class Supervisor:
     def _claim(self, patience: float = 5.0) -> int:
         """One supervisor per container: its lock is held for as long as it lives. The last one may still be
         cleaning up after its container (wait for it); one holding it longer is running the container."""
-        fd = os.open(self.container.dir / SUPERVISOR_LOCK, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(f"{self.container.dir}/{SUPERVISOR_LOCK}", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
         deadline = time.monotonic() + patience
         while True:
             try:
@@ -176,24 +176,25 @@ class Supervisor:
             user = resolve_user(self.rootfs.path, doc["Config"].get("User") or "")
         except UnknownUser as exc:
             raise RuntimeFailed(str(exc)) from None
-        etc_dir = self.container.dir / "etc"
-        files = {f"/etc/{name}": etc_dir / name for name in ("hostname", "hosts", "resolv.conf")}
-        if not etc_dir.is_dir():
-            etc_dir.mkdir()
+        etc_dir = f"{self.container.dir}/etc"
+        files = {f"/etc/{name}": f"{etc_dir}/{name}" for name in ("hostname", "hosts", "resolv.conf")}
+        if not os.path.isdir(etc_dir):
+            os.mkdir(etc_dir)
             hostname = doc["Config"].get("Hostname") or doc["Id"][:12]
-            files["/etc/hostname"].write_text(hostname + "\n")
+            write_text(files["/etc/hostname"], hostname + "\n")
             host = doc["HostConfig"]
             hosts = _read("/etc/hosts") if host.get("NetworkMode") == "host" else \
                 f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
             hosts = hosts if hosts.endswith("\n") else hosts + "\n"  # the host's may lack its last one
-            files["/etc/hosts"].write_text(hosts + etc.extra_hosts(host.get("ExtraHosts") or []))
-            files["/etc/resolv.conf"].write_text(etc.with_dns(_read("/etc/resolv.conf"), host))
+            write_text(files["/etc/hosts"], hosts + etc.extra_hosts(host.get("ExtraHosts") or []))
+            write_text(files["/etc/resolv.conf"], etc.with_dns(_read("/etc/resolv.conf"), host))
         self.network.prepare(doc, files)  # bridge: hosts and resolv.conf for its address, links' variables
         if doc["Berth"].get("VolumesToFill"):  # the image's files into new volumes
             fill_volumes(self.store, self.container, self.rootfs.path)
-        self.container.bundle.mkdir(exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(self.container.bundle)
         config = spec.runtime_spec(doc, user, self.rootfs.real_path(), files)
-        (self.container.bundle / "config.json").write_text(json.dumps(config))
+        write_text(f"{self.container.bundle}/config.json", json.dumps(config))
         return doc
 
     def _finished(self, code: int, error: str, oom: bool = False) -> None:
@@ -225,9 +226,9 @@ class Supervisor:
     def _oom_killed(self) -> bool:
         """Whether the kernel's OOM killer struck in the container's memory cgroup (v1: runc's cgroupfs path;
         runc deletes it only with the container's state)."""
-        control = Path("/sys/fs/cgroup/memory/berth") / self.container.id / "memory.oom_control"
+        control = f"/sys/fs/cgroup/memory/berth/{self.container.id}/memory.oom_control"
         with contextlib.suppress(OSError):
-            for line in control.read_text().splitlines():
+            for line in read_text(control).splitlines():
                 key, _, value = line.partition(" ")
                 if key == "oom_kill":
                     return value.strip() != "0"
@@ -257,6 +258,6 @@ def _wait_for(pid: int) -> int:
 
 def _read(path: str) -> str:
     try:
-        return Path(path).read_text()
+        return read_text(path)
     except OSError:
         return ""

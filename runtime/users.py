@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections import namedtuple
-from pathlib import Path
 
 from . import kernel
 
@@ -27,7 +26,7 @@ class ExecUser(namedtuple("ExecUser", "uid gid additional_gids home")):  # not a
     home: str
 
 
-def resolve_user(rootfs: Path, spec: str) -> ExecUser:
+def resolve_user(rootfs: str | os.PathLike[str], spec: str) -> ExecUser:
     """The uid, gid, supplementary groups and home of `spec` ("" is root) inside `rootfs`."""
     user, _, group = spec.partition(":")
     passwd = _entries(rootfs, "/etc/passwd")
@@ -56,7 +55,7 @@ def resolve_user(rootfs: Path, spec: str) -> ExecUser:
     return ExecUser(uid, gid, extra, home)
 
 
-def _entries(rootfs: Path, path: str) -> list[list[str]]:
+def _entries(rootfs: str | os.PathLike[str], path: str) -> list[list[str]]:
     """The colon-separated lines of a file in the image (none if it is missing or unreadable)."""
     try:
         fd = kernel.open_in_root(rootfs, path)

@@ -67,7 +67,7 @@ class VolumeStore:
     @classmethod
     def beside(cls, containers: ContainerStore) -> VolumeStore:
         """The volumes of the berth home whose containers are `containers` (`<home>/volumes`)."""
-        return cls(containers.root.parent / "volumes", containers)
+        return cls(Path(containers.root).parent / "volumes", containers)
 
     def create(self, name: str | None = None, labels: dict[str, str] | None = None,
                options: dict[str, str] | None = None) -> Volume:

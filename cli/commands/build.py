@@ -57,8 +57,8 @@ def run(env: Environment, args: argparse.Namespace) -> int:
         dockerfile = parse(_dockerfile_text(env, context_dir, args.file))
         store, home = env.store(), runtime_home(env)
         runner = StepRunner(home, store, (lambda _data: None) if args.quiet else _writer(env), args.network)
-        builder = Builder(runner, BuildCache(home.root / "build-cache", store), lambda name: _base_image(env, name),
-                          say, options)
+        cache = BuildCache(Path(home.root, "build-cache"), store)
+        builder = Builder(runner, cache, lambda name: _base_image(env, name), say, options)
         with store.writing():  # the new layers are referenced by no image until the end
             state = builder.build(dockerfile, BuildContext(context_dir))
             image_id, _ = store_image(store, state, names)

@@ -46,7 +46,7 @@ def run_prune(env: Environment, args: argparse.Namespace) -> int:
         for container in container_store(env).list():
             if container.running:
                 continue
-            freed += _size(container.dir / "upper") + _size(container.log_path)
+            freed += _size(Path(container.dir, "upper")) + _size(Path(container.log_path))
             remove(home, container, force=False)
             deleted.append(container.id)
     if deleted:

@@ -105,7 +105,7 @@ def copy_in(env: Environment, args: argparse.Namespace, container: Container, so
         copy_in_or_out(local, source, target, dest, owner, str(local))
 
 
-def _layers(env: Environment, container: Container) -> list[Path]:
+def _layers(env: Environment, container: Container) -> list[str]:
     from .run import container_layers  # the image's layers: needed only to mount a stopped container
 
     return container_layers(env, container)

@@ -109,7 +109,7 @@ def _store_layer(store: ImageStore, stream: BinaryIO) -> tuple[dict[str, Any], D
     compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, 31)  # 31: gzip framing
     # In the store's ingest directory: on its filesystem (a rename moves it), and safe from gc while
     # store.writing() is held.
-    fd, temporary = tempfile.mkstemp(prefix="import-", dir=store.root / "ingest")
+    fd, temporary = tempfile.mkstemp(prefix="import-", dir=f"{store.root}/ingest")
     try:
         size = 0
         with os.fdopen(fd, "wb") as out:

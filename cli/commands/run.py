@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import io
-from pathlib import Path
 
 from registry.oci.digest import Digest
 from runtime.containers import Container
@@ -51,7 +50,7 @@ def run_container(env: Environment, args: argparse.Namespace) -> int:
         runtime = home.runtime(args.runtime)
         if args.detach:
             detach(lambda started: Supervisor(store, container, runtime, layers).run(started),
-                   container.dir / "supervisor.log")
+                   f"{container.dir}/supervisor.log")
             env.print(container.id)
             return 0
         return Supervisor(store, container, runtime, layers, attachment(env, args.interactive)).run()
@@ -76,7 +75,7 @@ def find_or_pull(env: Environment, text: str) -> LocalImage:
         return find_image(env, env.store(), str(ref))
 
 
-def unpack_layers(env: Environment, home: RuntimeHome, image: LocalImage) -> list[Path]:
+def unpack_layers(env: Environment, home: RuntimeHome, image: LocalImage) -> list[str]:
     """Each layer's directory, unpacked now if this is its first use (bottom layer first)."""
     from ..run_options import layer_digests
 
@@ -85,7 +84,7 @@ def unpack_layers(env: Environment, home: RuntimeHome, image: LocalImage) -> lis
             for blob, diff_id in layer_digests(image)]
 
 
-def container_layers(env: Environment, container: Container) -> list[Path]:
+def container_layers(env: Environment, container: Container) -> list[str]:
     """The layers of an existing container's image (unpacked again if they were removed meanwhile)."""
     home, store = runtime_home(env), env.store()
     layers = home.layers()

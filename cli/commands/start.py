@@ -40,7 +40,7 @@ def start_detached(env: Environment, container: Container) -> None:
     store, layers = home.containers(), container_layers(env, container)
     runtime = home.runtime(container.host_config.get("Runtime"))
     detach(lambda started: Supervisor(store, container, runtime, layers).run(started),
-           container.dir / "supervisor.log")
+           f"{container.dir}/supervisor.log")
 
 
 def start_attached(env: Environment, name: str, interactive: bool) -> int:

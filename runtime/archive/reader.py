@@ -134,7 +134,7 @@ class StagedArchive:
         entries.setdefault(name, value)
 
     def _write_staged(self, source: IO[bytes], size: int) -> _Staged:
-        path = self.store.root / "ingest" / f"{self._prefix}-{len(self._created)}"
+        path = Path(self.store.root, "ingest", f"{self._prefix}-{len(self._created)}")
         self._created.append(path)
         hasher, left = hashlib.sha256(), size
         with open(path, "xb") as staged:

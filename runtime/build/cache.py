@@ -15,8 +15,8 @@ from pathlib import Path
 from registry.oci.digest import Digest
 
 from ..commit import ImageState
+from ..files import replace_json
 from ..image_store import ImageStore
-from ..jsonfile import replace_json
 
 
 def state_digest(state: ImageState) -> str:

@@ -32,7 +32,7 @@ class StepRunner:
                  network: str = "none") -> None:
         self.home, self.store, self.output, self.network = home, store, output, network
 
-    def layer_dirs(self, state: ImageState) -> list[Path]:
+    def layer_dirs(self, state: ImageState) -> list[str]:
         layers = self.home.layers()
         try:
             return [layers.ensure(self.store, blob, diff_id) for blob, diff_id in state.layer_digests()]
@@ -69,7 +69,7 @@ class StepRunner:
             except RootfsError as exc:
                 raise BuildError(str(exc)) from None
             try:
-                change(rootfs.path)
+                change(Path(rootfs.path))
             finally:
                 rootfs.unmount()
             with self.store.writing():
@@ -85,13 +85,13 @@ class StepRunner:
             except RootfsError as exc:
                 raise BuildError(str(exc)) from None
             try:
-                yield rootfs.path
+                yield Path(rootfs.path)
             finally:
                 rootfs.unmount()
 
     @contextlib.contextmanager
     def _scratch(self) -> Iterator[Path]:
-        directory = self.home.root / "build" / os.urandom(8).hex()
+        directory = Path(self.home.root, "build", os.urandom(8).hex())
         directory.mkdir(parents=True)
         try:
             yield directory

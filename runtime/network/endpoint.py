@@ -13,11 +13,11 @@ from __future__ import annotations
 import contextlib
 
 from ..containers import Container, ContainerError, ContainerStore
+from ..files import write_text
 from . import NetworkError
 
 TYPE_CHECKING = False  # typing's own flag without loading typing (`berth run` starts faster)
 if TYPE_CHECKING:
-    from pathlib import Path
     from typing import Any
 
     from .ipam import Lease, Leases
@@ -110,7 +110,7 @@ class Endpoint:
         self.proxy.start()
         return ports
 
-    def prepare(self, doc: dict[str, Any], files: dict[str, Path]) -> None:
+    def prepare(self, doc: dict[str, Any], files: dict[str, str]) -> None:
         """Before each start: /etc/hosts and /etc/resolv.conf for the address, and the links' variables in
         `doc`'s Env (for this start only, as docker does; the container's own variables win)."""
         if not self.connected:
@@ -118,11 +118,11 @@ class Endpoint:
         from . import etc
 
         config, host = doc["Config"], doc["HostConfig"]
-        files["/etc/hosts"].write_text(etc.hosts(self.address, config.get("Hostname") or doc["Id"][:12],
-                                                 config.get("Domainname") or "",
-                                                 [(link.address, link.hosts_names) for link in self.links],
-                                                 host.get("ExtraHosts")))
-        files["/etc/resolv.conf"].write_text(etc.with_dns(etc.resolv_conf(), host))
+        write_text(files["/etc/hosts"], etc.hosts(self.address, config.get("Hostname") or doc["Id"][:12],
+                                                  config.get("Domainname") or "",
+                                                  [(link.address, link.hosts_names) for link in self.links],
+                                                  host.get("ExtraHosts")))
+        write_text(files["/etc/resolv.conf"], etc.with_dns(etc.resolv_conf(), host))
         given = list(config.get("Env") or [])
         keys = {item.partition("=")[0] for item in given}
         linked = [item for link in self.links for item in link.environment() if item.partition("=")[0] not in keys]

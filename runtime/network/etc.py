@@ -9,7 +9,7 @@ it lists; and when no server is left, Google's public ones, as docker falls back
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 TYPE_CHECKING = False  # typing's own flag without loading typing (`berth run` starts faster)
 if TYPE_CHECKING:
@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
 HOSTS_HEAD = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
               "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
-HOST_RESOLV_CONF = Path("/etc/resolv.conf")
-RESOLVED_UPSTREAM = Path("/run/systemd/resolve/resolv.conf")  # what docker reads behind the 127.0.0.53 stub
+HOST_RESOLV_CONF = "/etc/resolv.conf"
+RESOLVED_UPSTREAM = "/run/systemd/resolve/resolv.conf"  # what docker reads behind the 127.0.0.53 stub
 RESOLVED_STUB = "127.0.0.53"
 DEFAULT_NAMESERVERS = ("8.8.8.8", "8.8.4.4")  # docker's defaultIPv4Dns
 
@@ -53,7 +53,7 @@ def with_dns(text: str, host_config: dict[str, Any]) -> str:
 
 def resolv_conf(host: str | None = None) -> str:
     text = _read(HOST_RESOLV_CONF) if host is None else host
-    if host is None and RESOLVED_STUB in _nameservers(text) and RESOLVED_UPSTREAM.exists():
+    if host is None and RESOLVED_STUB in _nameservers(text) and os.path.exists(RESOLVED_UPSTREAM):
         text = _read(RESOLVED_UPSTREAM)
     kept = [line for line in text.splitlines() if not _loopback_nameserver(line)]
     if not _nameservers("\n".join(kept)):
@@ -73,8 +73,9 @@ def _loopback_nameserver(line: str) -> bool:
     return words[1].startswith("127.") or words[1] == "::1"
 
 
-def _read(path: Path) -> str:
+def _read(path: str) -> str:
     try:
-        return path.read_text()
+        with open(path) as f:
+            return f.read()
     except OSError:
         return ""

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..jsonfile import replace_json
+from ..files import replace_json
 from . import NetworkError
 
 # 172.16.0.0/12 is docker's (172.17/16 first, counting up); its last /16, and a /24 of it that nothing here

@@ -17,7 +17,6 @@ import errno
 import os
 import stat
 import tarfile
-from pathlib import Path
 from typing import BinaryIO
 
 from .errors import RootfsError
@@ -27,10 +26,10 @@ RUNTIME_MOUNT_POINTS = frozenset({"dev", "proc", "sys", "etc/hostname", "etc/hos
 UNREADABLE_XATTRS = frozenset({"trusted.overlay.metacopy", "trusted.overlay.redirect"})
 
 
-def write_diff(upper: Path, out: BinaryIO) -> None:
+def write_diff(upper: str | os.PathLike[str], out: BinaryIO) -> None:
     """Write the layer tar of the upper directory `upper` (missing: an empty layer) to `out`, in name order."""
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-        if upper.is_dir():
+        if os.path.isdir(upper):
             top = os.open(upper, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
                 _Diff(tar).add_tree(top, "")

@@ -3,7 +3,8 @@
 A layer directory is complete or absent: it is unpacked into `.partial/` and renamed into place, so a crash
 leaves only a partial directory, which the next unpacker of that digest (holding its lock) deletes. A per-digest
 file lock keeps two berth processes from unpacking the same layer at once; the second one waits and reuses it.
-The uncompressed stream is hashed on the way and checked against the image config's diff_id.
+The uncompressed stream is hashed on the way and checked against the image config's diff_id. Paths are
+strings (see runtime/image_store.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import contextlib
 import fcntl
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 from registry.oci.digest import Digest
 
@@ -30,41 +30,44 @@ CHUNK = 1 << 16  # per step of decompressing and hashing: larger steps leave the
 
 
 class LayerStore:
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = os.fspath(root)
         for sub in (".partial", ".locks"):
-            (root / sub).mkdir(parents=True, exist_ok=True)
+            os.makedirs(f"{self.root}/{sub}", exist_ok=True)
 
-    def path(self, digest: Digest) -> Path:
-        return self.root / digest.algorithm / digest.encoded
+    def path(self, digest: Digest) -> str:
+        return f"{self.root}/{digest.algorithm}/{digest.encoded}"
 
     def has(self, digest: Digest) -> bool:
-        return self.path(digest).is_dir()
+        return os.path.isdir(self.path(digest))
 
-    def ensure(self, images: ImageStore, digest: Digest, diff_id: Digest | None = None) -> Path:
+    def ensure(self, images: ImageStore, digest: Digest, diff_id: Digest | None = None) -> str:
         """The directory of layer blob `digest`, unpacked from the image store first if it is not here yet."""
         target = self.path(digest)
-        if target.is_dir():
+        if os.path.isdir(target):
             return target
         import shutil  # from here on a layer is unpacked: `berth run` of an unpacked image never loads it
 
         with self._locked(digest):
-            if target.is_dir():
+            if os.path.isdir(target):
                 return target  # another process unpacked it while we waited
-            for stale in (self.root / ".partial").glob(f"{digest.algorithm}-{digest.encoded}-*"):
-                shutil.rmtree(stale, ignore_errors=True)  # left by a crash: we hold the lock, nobody writes it
-            partial = self.root / ".partial" / f"{digest.algorithm}-{digest.encoded}-{os.urandom(4).hex()}"
-            partial.mkdir(mode=0o755)
+            prefix = f"{digest.algorithm}-{digest.encoded}-"
+            for stale in os.listdir(f"{self.root}/.partial"):
+                if stale.startswith(prefix):  # left by a crash: we hold the lock, nobody writes it
+                    shutil.rmtree(f"{self.root}/.partial/{stale}", ignore_errors=True)
+            partial = f"{self.root}/.partial/{prefix}{os.urandom(4).hex()}"
+            os.mkdir(partial, mode=0o755)
             try:
                 self._unpack(images, digest, diff_id, partial)
-                target.parent.mkdir(exist_ok=True)
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(os.path.dirname(target))
                 os.rename(partial, target)
             except BaseException:
                 shutil.rmtree(partial, ignore_errors=True)
                 raise
         return target
 
-    def _unpack(self, images: ImageStore, digest: Digest, diff_id: Digest | None, partial: Path) -> None:
+    def _unpack(self, images: ImageStore, digest: Digest, diff_id: Digest | None, partial: str) -> None:
         try:
             blob = images.open_blob(digest)
         except StoreError as exc:
@@ -93,19 +96,20 @@ class LayerStore:
         import shutil
 
         removed = 0
-        for algorithm in self.root.iterdir():
-            if algorithm.name.startswith(".") or not algorithm.is_dir():
+        for algorithm in os.listdir(self.root):
+            if algorithm.startswith(".") or not os.path.isdir(f"{self.root}/{algorithm}"):
                 continue
-            for layer in algorithm.iterdir():
-                if Digest.parse(f"{algorithm.name}:{layer.name}") not in keep:
-                    with self._locked(Digest.parse(f"{algorithm.name}:{layer.name}")):
-                        shutil.rmtree(layer, ignore_errors=True)
+            for layer in os.listdir(f"{self.root}/{algorithm}"):
+                digest = Digest.parse(f"{algorithm}:{layer}")
+                if digest not in keep:
+                    with self._locked(digest):
+                        shutil.rmtree(self.path(digest), ignore_errors=True)
                     removed += 1
         return removed
 
     @contextlib.contextmanager
     def _locked(self, digest: Digest) -> Iterator[None]:
-        with open(self.root / ".locks" / f"{digest.algorithm}-{digest.encoded}", "a") as lock:
+        with open(f"{self.root}/.locks/{digest.algorithm}-{digest.encoded}", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
 

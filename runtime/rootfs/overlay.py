@@ -2,36 +2,39 @@
 
 `<container>/upper` holds what the container changed (kept across restarts, gone with the container),
 `<container>/work` is overlayfs' scratch space, `<container>/rootfs` the mount point the bundle names.
+Paths are strings (see runtime/image_store.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from pathlib import Path
 
 from .. import kernel
 from .errors import RootfsError
 
 
 class Rootfs:
-    def __init__(self, container_dir: Path) -> None:
-        self.dir = container_dir
-        self.path = container_dir / "rootfs"
-        self.upper, self.work = container_dir / "upper", container_dir / "work"
+    def __init__(self, container_dir: str | os.PathLike[str]) -> None:
+        self.dir = directory = os.fspath(container_dir)
+        self.path = f"{directory}/rootfs"
+        self.upper, self.work = f"{directory}/upper", f"{directory}/work"
 
     @property
     def mounted(self) -> bool:
         return kernel.is_mountpoint(self.path)
 
-    def mount(self, layers: list[Path]) -> None:
+    def mount(self, layers: list[str]) -> None:
         """Stack `layers` (bottom first, as a manifest lists them) under the container's upper directory."""
         if self.mounted:
             return
         for directory in (self.path, self.upper, self.work):
-            directory.mkdir(mode=0o755, exist_ok=True)
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(directory, mode=0o755)
         if not layers:
-            empty = self.dir / "empty"
-            empty.mkdir(exist_ok=True)
+            empty = f"{self.dir}/empty"
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(empty)
             layers = [empty]
         try:
             kernel.mount_overlay(self.path, list(reversed(layers)), self.upper, self.work)

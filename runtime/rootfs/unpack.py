@@ -17,7 +17,6 @@ import os
 import shutil
 import stat
 import tarfile
-from pathlib import Path
 from typing import IO
 
 from ..archive.common import ArchiveError
@@ -35,7 +34,7 @@ XATTR_PREFIXES = ("security.capability", "user.")
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def unpack(stream: IO[bytes], target: Path) -> None:
+def unpack(stream: IO[bytes], target: str | os.PathLike[str]) -> None:
     """Unpack the (decompressed) layer tar `stream` into the empty directory `target`."""
     tree = _Tree(target)
     try:
@@ -63,7 +62,7 @@ def member_parts(name: str) -> list[str]:
 class _Tree:
     """The layer's directory being filled, reached only through directory fds that never follow symlinks."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = root
         self.root_fd = os.open(root, _OPEN_DIR)
         self._parent: tuple[tuple[str, ...], int] | None = None  # the last parent opened, kept for the next
@@ -263,6 +262,6 @@ def _ns(member: tarfile.TarInfo) -> int:
     return int(member.mtime * 1_000_000_000)
 
 
-def _free_bytes(path: Path) -> int:
+def _free_bytes(path: str | os.PathLike[str]) -> int:
     found = os.statvfs(path)
     return found.f_bavail * found.f_frsize

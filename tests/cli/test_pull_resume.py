@@ -77,7 +77,7 @@ def test_a_later_pull_resumes_the_partial_layer_and_skips_finished_ones(registry
     name = f"{registry.host}/pp/resume:1"
     copy(big_image.ref, f"docker://{name}")
     one_download_at_a_time(berth)
-    store = ImageStore(berth.home / "images").root
+    store = Path(ImageStore(berth.home / "images").root)
 
     with ThreadPoolExecutor(1) as pool:
         pull = pool.submit(berth.run_process, "pull", name)
@@ -109,7 +109,7 @@ def test_a_pull_retries_with_range_when_the_registry_comes_back(registry: Regist
     name = f"{registry.host}/pp/retry:1"
     copy(big_image.ref, f"docker://{name}")
     one_download_at_a_time(berth)
-    store = ImageStore(berth.home / "images").root
+    store = Path(ImageStore(berth.home / "images").root)
 
     with ThreadPoolExecutor(1) as pool:
         pull = pool.submit(berth.run_process, "pull", name)
@@ -130,7 +130,7 @@ def test_a_registry_that_ignores_range_gets_the_whole_layer_again(registry: Regi
     name = f"{registry.host}/pp/no-range:1"
     copy(big_image.ref, f"docker://{name}")
     one_download_at_a_time(berth)
-    store = ImageStore(berth.home / "images").root
+    store = Path(ImageStore(berth.home / "images").root)
     with ThreadPoolExecutor(1) as pool:
         pull = pool.submit(berth.run_process, "pull", name)
         partial = kill_when_half_done(registry, store, big_image, pull)
@@ -155,7 +155,7 @@ def test_a_corrupt_partial_download_is_not_trusted(open_registry: RegistryProces
     name = f"{open_registry.host}/pp/corrupt-partial:1"
     copy(busybox_layout.ref, f"docker://{name}")
     layer = busybox_layout.layer_digests[0]
-    store = ImageStore(berth.home / "images").root
+    store = Path(ImageStore(berth.home / "images").root)
     (store / "ingest" / f"sha256-{layer[7:]}").write_bytes(os.urandom(100_000))  # not the layer's first bytes
     mark = open_registry.log_size()
     result = berth.run("pull", name)

@@ -14,8 +14,9 @@ NOT_AT_START = ("aiohttp", "asyncio", "ssl", "hashlib", "tarfile", "gzip", "zsta
 # What plain classes, named tuples and `TYPE_CHECKING = False` keep out (dataclasses with inspect, typing: about
 # 8 ms), and what only some containers need: volumes, a bridge network (iproute2 through subprocess, the
 # address book, links), --init and removals (shutil, with bz2 and lzma), times shown to a user (datetime), an
-# unpack (zlib).
-NOT_LOADED_BY_RUN = ("dataclasses", "inspect", "typing", "datetime", "shutil", "bz2", "lzma", "zlib", "runtime.volumes",
+# unpack (zlib). Paths are strings on the run path: pathlib loads urllib.parse and ipaddress (4 ms together).
+NOT_LOADED_BY_RUN = ("dataclasses", "inspect", "typing", "datetime", "shutil", "bz2", "lzma", "zlib", "pathlib",
+                     "urllib.parse", "ipaddress", "runtime.volumes",
                      "runtime.network.sandbox", "runtime.network.ipam", "runtime.network.links",
                      "runtime.network.ports", "runtime.network.proxy")
 

@@ -29,8 +29,9 @@ def test_echo_prints_and_exits_zero(berth: Berth, busybox: str) -> None:
 def test_a_run_of_a_local_image_loads_no_process_or_hash_machinery(berth: Berth, busybox: str) -> None:
     """What a whole attached `berth run --rm` loads, beyond tests/cli/test_run_startup.py's start-up: runc is
     started by fork and exec (not subprocess with threading), the image's documents are hashed with the
-    interpreter's SHA-2 (not hashlib's OpenSSL), argparse's messages need no locale, no terminal no termios.
-    The first run unpacks the layer (that hashes it): the second is the one checked."""
+    interpreter's SHA-2 (not hashlib's OpenSSL), argparse's messages need no locale, no terminal no termios,
+    paths are strings (pathlib loads urllib.parse and ipaddress). The first run unpacks the layer (that hashes
+    it): the second is the one checked."""
     berth.ok("run", "--rm", "--network", "none", busybox, "true")
     script = ("import sys; from cli.__main__ import main; code = main(sys.argv[1:]); "
               "print(' '.join(sorted(sys.modules)), file=sys.stderr); sys.exit(code)")
@@ -40,7 +41,7 @@ def test_a_run_of_a_local_image_loads_no_process_or_hash_machinery(berth: Berth,
     loaded = set(done.stderr.split())
     assert "runtime.supervisor" in loaded
     assert sorted(loaded & {"subprocess", "threading", "hashlib", "_hashlib", "locale", "termios", "tty",
-                            "runtime.attach", "aiohttp", "asyncio"}) == []
+                            "runtime.attach", "aiohttp", "asyncio", "pathlib", "urllib.parse", "ipaddress"}) == []
 
 
 def test_exit_codes_are_dockers(berth: Berth, busybox: str) -> None:

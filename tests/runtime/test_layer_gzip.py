@@ -34,7 +34,7 @@ def unpack(tmp_path: Path):  # type: ignore[no-untyped-def]
     images, layers = ImageStore(tmp_path / "images"), LayerStore(tmp_path / "layers")
 
     def unpack(blob: bytes, diff_id: Digest) -> Path:
-        return layers.ensure(images, images.put_blob(blob), diff_id)
+        return Path(layers.ensure(images, images.put_blob(blob), diff_id))
 
     return unpack
 
