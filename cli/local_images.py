@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 NONE = "<none>"
-_ID_PREFIX = re.compile(r"(?:sha256:)?([0-9a-f]{1,64})")
+_ID_PREFIX = r"(?:sha256:)?([0-9a-f]{1,64})"  # compiled at first use: `berth run NAME` never needs it
 _MACHINES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "armv7l": "arm",
              "armv6l": "arm", "i386": "386", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x",
              "riscv64": "riscv64"}
@@ -213,13 +213,13 @@ def _local_ref(env: Environment, text: str) -> ImageRef | None:
         if not default_registry(env):
             with contextlib.suppress(ReferenceError_):
                 return docker_name(text, None)
-        if not _ID_PREFIX.fullmatch(text):
+        if not re.fullmatch(_ID_PREFIX, text):
             raise
         return None
 
 
 def _by_id(images: list[LocalImage], text: str) -> LocalImage | None:
-    found = _ID_PREFIX.fullmatch(text)
+    found = re.fullmatch(_ID_PREFIX, text)
     if not found:
         return None
     prefix = found.group(1)
