@@ -7,9 +7,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from . import __version__, admin
-from .db.migrate import migrate
-from .logs import setup_logging
+# Only what parsing needs: the command implementations (and SQLAlchemy, Alembic, passlib, aiohttp behind
+# them, about a second) are imported by the function that runs a command, so --help and a mistyped
+# command answer at once. tests/e2e/test_admin_cli_startup.py keeps it so.
+from . import __version__, admin_parser
 from .settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("berth")
@@ -39,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("migrate", parents=[common], help="apply database migrations",
                         description="Upgrade the database to the newest schema.")
-    admin.add_commands(commands, common)
+    admin_parser.add_commands(commands, common)
     return parser
 
 
@@ -51,16 +52,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"berth-registry: {exc}", file=sys.stderr)
         return 2
-    setup_logging(settings.log_format, settings.log_level)
     if args.command in COMMANDS:
         return COMMANDS[args.command](settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrate(settings.database_url)
-    return admin.run(settings, args)
+    return _administer(settings, args)
 
 
 def _serve(settings: Settings) -> int:
     from .server import serve
+    _setup_logging(settings)
     try:
         return serve(settings)
     except OSError as exc:
@@ -69,10 +68,28 @@ def _serve(settings: Settings) -> int:
 
 
 def _migrate(settings: Settings) -> int:
+    from .db.migrate import migrate
+    _setup_logging(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.database_url)
     log.info("database is at the newest schema")
     return 0
+
+
+def _administer(settings: Settings, args: argparse.Namespace) -> int:
+    from . import admin
+    from .db.migrate import migrate
+    _setup_logging(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.database_url)
+    return admin.run(settings, args)
+
+
+def _setup_logging(settings: Settings) -> None:
+    """Each command calls this after importing what it needs, never before: what libraries log while they
+    load (alembic names its plugins at INFO, passlib its backends at DEBUG) then goes unsaid."""
+    from .logs import setup_logging
+    setup_logging(settings.log_format, settings.log_level)
 
 
 COMMANDS = {"serve": _serve, "migrate": _migrate}

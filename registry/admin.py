@@ -1,5 +1,6 @@
 """The administration subcommands of berth-registry: users, organizations, teams, robots, repositories,
-access tokens, signing keys and the audit log. Each runs one transaction against the database."""
+access tokens, signing keys and the audit log. Each runs one transaction against the database; their
+parsers are in admin_parser.py, which names them by their keys in ACTIONS."""
 
 from __future__ import annotations
 
@@ -9,72 +10,17 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import admin_storage
 from .db import Database
 from .services import accounts, audit
-from .services.credentials import TOKEN_SCOPES, issue_token
+from .services.credentials import issue_token
 from .services.signing import rotate_signing_key
 from .settings import Settings
 
 Action = Callable[[AsyncSession, argparse.Namespace], Awaitable[str | None]]
-
-
-def add_commands(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
-    """Add the admin subcommands to berth-registry's parser; each sets `args.action`."""
-    def group(name: str, help_: str) -> argparse._SubParsersAction:  # type: ignore[type-arg]
-        parser = commands.add_parser(name, help=help_, description=help_)
-        return parser.add_subparsers(dest="subcommand", required=True, metavar="COMMAND")
-
-    def command(parent: argparse._SubParsersAction, name: str, action: Action, help_: str,  # type: ignore[type-arg]
-                *arguments: tuple[tuple[str, ...], dict[str, Any]]) -> None:
-        parser = parent.add_parser(name, parents=[common], help=help_, description=help_)
-        for flags, options in arguments:
-            parser.add_argument(*flags, **options)
-        parser.set_defaults(action=action)
-
-    stdin = (("--password-stdin",), {"action": "store_true", "required": True,
-                                     "help": "read the password from standard input"})
-    users = group("user", "manage users")
-    command(users, "create", _user_create, "create a user", (("name",), {}), stdin,
-            (("--admin",), {"action": "store_true", "help": "make the user a site administrator"}),
-            (("--email",), {"help": "the user's email address"}))
-    command(users, "passwd", _user_passwd, "set a user's password", (("name",), {}), stdin)
-    command(users, "delete", _user_delete, "delete a user and its namespace", (("name",), {}))
-    command(users, "list", _user_list, "list users")
-    orgs = group("org", "manage organizations")
-    command(orgs, "create", _org_create, "create an organization with its owners team",
-            (("name",), {}), (("--owner",), {"required": True, "help": "the first member of the owners team"}))
-    permission = (("--permission",), {"choices": ["read", "write", "admin"]})
-    level = (("permission",), {"choices": ["read", "write", "admin"]})
-    teams = group("team", "manage an organization's teams")
-    command(teams, "create", _team_create, "create a team (with a permission on the whole organization)",
-            (("org",), {}), (("team",), {}), permission)
-    command(teams, "add", _team_add, "add a user to a team", (("org",), {}), (("team",), {}), (("user",), {}))
-    command(teams, "grant", _team_grant, "give a team a permission on one repository of the organization",
-            (("org",), {}), (("team",), {}), (("repository",), {}), level)
-    robots = group("robot", "manage an organization's robot accounts")
-    command(robots, "create", _robot_create, "create a robot (logs in as ORG+NAME; the secret is shown once)",
-            (("org",), {}), (("name",), {}))
-    command(robots, "grant", _robot_grant, "give a robot a permission on one repository",
-            (("org",), {}), (("name",), {}), (("repository",), {}), level)
-    repos = group("repo", "manage repositories")
-    command(repos, "visibility", _repo_visibility, "make a repository public or private",
-            (("repository",), {"metavar": "NS/NAME"}), (("visibility",), {"choices": ["public", "private"]}))
-    tokens = group("token", "manage personal access tokens")
-    command(tokens, "create", _token_create, "create an access token (printed once)", (("user",), {}),
-            (("--scope",), {"required": True, "choices": list(TOKEN_SCOPES)}),
-            (("--expires",), {"type": int, "metavar": "DAYS", "help": "expire after DAYS days"}),
-            (("--label",), {"default": "", "help": "what the token is for"}))
-    keys = group("key", "manage the keys that sign registry tokens")
-    command(keys, "rotate", _key_rotate, "sign with a new key; tokens signed before keep working until they expire")
-    command(commands, "audit", _audit, "show the audit log, newest first",
-            (("--since",), {"help": "an ISO date-time, or an age such as 2h or 7d"}),
-            (("--json",), {"action": "store_true", "help": "one JSON object per line"}))
-    admin_storage.add_commands(commands, common)  # gc, quota, retention: more than one transaction each
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -94,7 +40,7 @@ async def _in_transaction(settings: Settings, args: argparse.Namespace) -> str |
     db = Database(settings.database_url)
     try:
         async with db.write() as session:
-            return await args.action(session, args)
+            return await ACTIONS[args.action](session, args)
     finally:
         await db.close()
 
@@ -205,3 +151,10 @@ def _since(value: str) -> datetime:
     except ValueError:
         raise accounts.AccountError(f"--since {value!r}: use an ISO date-time or an age like 2h or 7d") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+ACTIONS: dict[str, Action] = {
+    "user_create": _user_create, "user_passwd": _user_passwd, "user_delete": _user_delete, "user_list": _user_list,
+    "org_create": _org_create, "team_create": _team_create, "team_add": _team_add, "team_grant": _team_grant,
+    "robot_create": _robot_create, "robot_grant": _robot_grant, "repo_visibility": _repo_visibility,
+    "token_create": _token_create, "key_rotate": _key_rotate, "audit": _audit}

@@ -1,15 +1,14 @@
 """The storage subcommands of berth-registry: `gc` (garbage collection, while the registry serves),
-`quota` (per-namespace storage quotas) and `retention` (per-repository tag retention policies)."""
+`quota` (per-namespace storage quotas) and `retention` (per-repository tag retention policies). Their
+parsers are in admin_parser.py, which names them by their keys in COMMANDS."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
-import re
 import sys
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from .db import Database
@@ -20,74 +19,16 @@ from .services.gc_lease import Lease
 from .settings import Settings
 from .storage import open_configured_store
 
-Command = Callable[[Settings, argparse.Namespace], Awaitable[str]]
-_AGE = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_SIZE = re.compile(r"(\d+)([kmgtp]?)(i?b?)", re.IGNORECASE)
+Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, str]]  # asyncio.run takes a coroutine
 
 
 class StorageCommandError(Exception):
     """A refusal to print as one line (exit status 1)."""
 
 
-def duration(value: str) -> timedelta:
-    """`90`, `90s`, `15m`, `1h`, `7d` (argparse type)."""
-    found = _AGE.fullmatch(value.strip())
-    if not found:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a duration such as 30s, 15m, 1h or 7d")
-    return timedelta(seconds=float(found[1]) * _UNITS[found[2]])
-
-
-def byte_size(value: str) -> int:
-    """`1000000`, `500M`, `20G`, `1TiB` (powers of 1024; argparse type)."""
-    found = _SIZE.fullmatch(value.strip())
-    if not found:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a size such as 500M, 20G or 1T")
-    return int(found[1]) * 1024 ** " kmgtp".index(found[2].lower() or " ")
-
-
-def add_commands(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
-    """Add `gc`, `quota` and `retention`; each sets `args.run` (admin.run calls it)."""
-    def command(parent: argparse._SubParsersAction, name: str, run: Command, help_: str,  # type: ignore[type-arg]
-                *arguments: tuple[tuple[str, ...], dict[str, Any]]) -> None:
-        parser = parent.add_parser(name, parents=[common], help=help_, description=help_)
-        for flags, options in arguments:
-            parser.add_argument(*flags, **options)
-        parser.set_defaults(run=run)
-
-    def group(name: str, help_: str) -> argparse._SubParsersAction:  # type: ignore[type-arg]
-        parser = commands.add_parser(name, help=help_, description=help_)
-        return parser.add_subparsers(dest="subcommand", required=True, metavar="COMMAND")
-
-    as_json = (("--json",), {"action": "store_true", "help": "print JSON"})
-    command(commands, "gc", _gc, "collect garbage while the registry serves: apply retention policies, remove "
-            "links and blobs nothing has referenced for the grace period",
-            (("--dry-run",), {"action": "store_true", "help": "report what would be freed; change nothing"}),
-            (("--delete-untagged",), {"action": "store_true",
-                                      "help": "also delete untagged manifests no index or kept manifest needs"}),
-            (("--grace",), {"type": duration, "default": timedelta(hours=1), "metavar": "AGE",
-                            "help": "spare what was linked or pushed within AGE (default 1h)"}), as_json)
-    quota = group("quota", "manage per-namespace storage quotas")
-    command(quota, "set", _quota_set, "limit a namespace's storage (blobs shared by its repositories count once)",
-            (("namespace",), {}), (("bytes",), {"type": byte_size, "metavar": "SIZE",
-                                               "help": "bytes, or with a unit: 500M, 20G, 1T"}))
-    command(quota, "remove", _quota_remove, "remove a namespace's quota", (("namespace",), {}))
-    command(quota, "show", _quota_show, "show a namespace's usage and quota", (("namespace",), {}), as_json)
-    policy = group("retention", "manage per-repository tag retention policies")
-    command(policy, "set", _retention_set, "keep the newest tags matching a pattern; the GC deletes the others",
-            (("repository",), {"metavar": "NS/NAME"}),
-            (("--pattern",), {"default": "*", "help": "a glob of the tags the policy applies to (default *)"}),
-            (("--keep-last",), {"type": int, "metavar": "N", "help": "keep the N most recently pushed"}),
-            (("--keep-days",), {"type": int, "metavar": "D", "help": "keep those pushed within D days"}))
-    command(policy, "remove", _retention_remove, "remove a repository's policy",
-            (("repository",), {"metavar": "NS/NAME"}))
-    command(policy, "show", _retention_show, "show a policy and the tags it would delete now",
-            (("repository",), {"metavar": "NS/NAME"}), as_json)
-
-
 def run(settings: Settings, args: argparse.Namespace) -> int:
     try:
-        output = asyncio.run(args.run(settings, args))
+        output = asyncio.run(COMMANDS[args.run](settings, args))
     except (StorageCommandError, NotFound, ValueError) as exc:
         print(f"berth-registry: {exc}", file=sys.stderr)
         return 1
@@ -182,3 +123,8 @@ async def _retention_show(settings: Settings, args: argparse.Namespace) -> str:
             return f"{args.repository} has no retention policy"
         return f"{args.repository}: {json.dumps(policy.json())}\nwould delete: {' '.join(doomed) or '(nothing)'}"
     return await _with_database(settings, work)
+
+
+COMMANDS: dict[str, Command] = {
+    "gc": _gc, "quota_set": _quota_set, "quota_remove": _quota_remove, "quota_show": _quota_show,
+    "retention_set": _retention_set, "retention_remove": _retention_remove, "retention_show": _retention_show}

@@ -24,13 +24,14 @@ from ..db.accounts import AccessToken, Namespace, Robot, User
 from ..db.base import as_utc, is_row_id, utcnow
 from ..db.database import rowcount
 from ..db.readpath import Reader
-from .access import ADMIN, ANONYMOUS, READ, WRITE, Principal
+from ..token_scopes import TOKEN_SCOPE_LEVELS
+from .access import ANONYMOUS, LEVELS, Principal
 from .errors import AccountError
 
 # argon2id at OWASP's minimum (19 MiB, 2 passes): about 20 ms here. pbkdf2_sha256 verifies old hashes.
 PASSWORDS = CryptContext(schemes=["argon2", "pbkdf2_sha256"], deprecated="auto",
                          argon2__memory_cost=19456, argon2__time_cost=2, argon2__parallelism=1)
-TOKEN_SCOPES = {"read": READ, "read-write": WRITE, "read-write-delete": ADMIN}
+TOKEN_SCOPES = {scope: LEVELS[level] for scope, level in TOKEN_SCOPE_LEVELS.items()}
 PERSONAL, REFRESH = "personal", "refresh"
 _PREFIXES = {PERSONAL: "bpat_", REFRESH: "brt_", "robot": "brobot_"}
 

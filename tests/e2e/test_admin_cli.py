@@ -81,7 +81,8 @@ COMMANDS = [(), ("serve",), ("migrate",), ("user",), ("user", "create"), ("user"
 
 @pytest.fixture(scope="module")
 def helps() -> dict[tuple[str, ...], subprocess.CompletedProcess[str]]:
-    """`berth-registry COMMAND --help` of every command, run side by side (each costs ~0.6 s of imports)."""
+    """`berth-registry COMMAND --help` of every command, run side by side (parsing loads no database code:
+    test_admin_cli_startup.py)."""
     with ThreadPoolExecutor(max_workers=8) as pool:
         done = pool.map(lambda c: run([str(serve_command()), *c, "--help"], timeout=60, check=False), COMMANDS)
         return dict(zip(COMMANDS, done, strict=True))
