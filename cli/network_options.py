@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from runtime.network.endpoint import settings
+from runtime.network.endpoint import JOINED, settings
 
 from .environment import Environment
 from .errors import ContainerFailed
@@ -22,9 +22,9 @@ DEFAULT_NETWORK = "bridge"  # docker's
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    add("--network", "--net", default=DEFAULT_NETWORK, metavar="bridge|host|none",
-        help="bridge (the default: berth's bridge, an address of its own), host (the host's network) or none "
-             "(only a loopback interface)")
+    add("--network", "--net", default=DEFAULT_NETWORK, metavar="bridge|host|none|container:NAME",
+        help="bridge (the default: berth's bridge, an address of its own), host (the host's network), none "
+             "(only a loopback interface) or container:NAME (another running container's network)")
     add("-p", "--publish", action="append", default=[], metavar="[IP:][HOST_PORT:]PORT[/tcp]",
         help="publish a container's port on the host (HOST_PORT left out: a free one)")
     add("-P", "--publish-all", action="store_true", help="publish every exposed port on a free host port")
@@ -38,7 +38,9 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def check(env: Environment, args: argparse.Namespace) -> None:
-    if args.network not in NETWORKS:
+    if args.network.startswith(JOINED):
+        check_joined(args)
+    elif args.network not in NETWORKS:
         raise ContainerFailed(f"network {args.network} not found")
     if args.link and args.network != "bridge":
         raise ContainerFailed(f"conflicting options: {args.network} type networking can't be used with links. "
@@ -47,10 +49,41 @@ def check(env: Environment, args: argparse.Namespace) -> None:
         env.note("WARNING: Published ports are discarded when using host network mode")
 
 
+def check_joined(args: argparse.Namespace) -> None:
+    """What docker refuses beside container:NAME (moby runconfig's validateNetContainerMode, its words): the
+    other container's network decides these."""
+    if not args.network.removeprefix(JOINED):
+        raise ContainerFailed("Invalid network mode: invalid container format container:<name|id>")
+    for given, conflict in ((args.hostname, "hostname and the network mode"),
+                            (args.link, "container type network can't be used with links. This would result in "
+                                        "undefined behavior"),
+                            (args.dns, "dns and the network mode"),
+                            (args.add_host, "custom host-to-IP mapping and the network mode"),
+                            (args.publish or args.publish_all, "port publishing and the container type network mode"),
+                            (args.expose, "port exposing and the container type network mode")):
+        if given:
+            raise ContainerFailed(f"conflicting options: {conflict}")
+
+
+def joined(env: Environment, mode: str) -> tuple[str, dict[str, Any]]:
+    """container:NAME as the record keeps it (container:ID, as a rename cannot change it) and the Config part
+    it decides: the other container's hostname, as docker gives it."""
+    from .containers import find
+    from .errors import CliError
+
+    try:
+        target = find(env, mode.removeprefix(JOINED))
+    except CliError as exc:
+        raise ContainerFailed(exc.message) from None
+    return f"{JOINED}{target.id}", {"Hostname": target.config.get("Hostname") or target.short_id,
+                                     "Domainname": target.config.get("Domainname") or ""}
+
+
 def network_record(env: Environment, args: argparse.Namespace,
                    image_ports: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """(Config's part, HostConfig's part, NetworkSettings) for the container; `image_ports` its ExposedPorts."""
     check(env, args)
+    mode, config = (joined(env, args.network) if args.network.startswith(JOINED) else (args.network, {}))
     bindings: dict[str, list[dict[str, str]]] = {}
     for text in args.publish:
         key, binding = publish(text)
@@ -58,13 +91,13 @@ def network_record(env: Environment, args: argparse.Namespace,
     given = [port for text in args.expose for port in expose(text)]
     exposed: dict[str, Any] = {key: {} for key in [*(image_ports or {}), *given, *bindings]}  # -p exposes too
     bridged = args.network == "bridge"
-    host = {"NetworkMode": args.network, "PortBindings": bindings if bridged else {},
+    host = {"NetworkMode": mode, "PortBindings": bindings if bridged else {},
             "PublishAllPorts": args.publish_all and bridged, "Links": links(env, args.link, args.name) or None,
             "ExtraHosts": [extra_host(text) for text in args.add_host] or None,
             "Dns": [ip_address(text, "--dns", f"{text} is not an ip address") for text in args.dns],
             "DnsSearch": [resolv_word(text, "--dns-search") for text in args.dns_search],
             "DnsOptions": [resolv_word(text, "--dns-option") for text in args.dns_option]}
-    return {"ExposedPorts": exposed or None}, host, settings(args.network)
+    return {"ExposedPorts": exposed or None, **config}, host, settings(mode)
 
 
 def extra_host(text: str) -> str:

@@ -77,7 +77,8 @@ def runtime_spec(doc: dict[str, Any], user: ExecUser, rootfs: str, etc_files: di
         "noNewPrivileges": False,
     }
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
-    if host.get("NetworkMode") != "host":  # bridge: the namespace berth set up (SandboxKey, as docker's)
+    if host.get("NetworkMode") != "host":  # bridge: the namespace berth set up (SandboxKey, as docker's);
+        # container:ID: that container's (the endpoint puts it there for this start)
         sandbox = (doc.get("NetworkSettings") or {}).get("SandboxKey")
         namespaces.append({"type": "network", **({"path": sandbox} if sandbox else {})})
     return {

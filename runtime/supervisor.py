@@ -188,7 +188,10 @@ class Supervisor:
             hosts = hosts if hosts.endswith("\n") else hosts + "\n"  # the host's may lack its last one
             write_text(files["/etc/hosts"], hosts + etc.extra_hosts(host.get("ExtraHosts") or []))
             write_text(files["/etc/resolv.conf"], etc.with_dns(_read("/etc/resolv.conf"), host))
-        self.network.prepare(doc, files)  # bridge: hosts and resolv.conf for its address, links' variables
+        try:
+            self.network.prepare(doc, files)  # bridge: hosts and resolv.conf for its address, links' variables
+        except NetworkError as exc:
+            raise RuntimeFailed(str(exc)) from None
         if doc["Berth"].get("VolumesToFill"):  # the image's files into new volumes
             fill_volumes(self.store, self.container, self.rootfs.path)
         with contextlib.suppress(FileExistsError):

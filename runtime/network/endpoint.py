@@ -6,6 +6,8 @@ start: /etc/hosts, /etc/resolv.conf and the links' variables. disconnect() when 
 for good: the proxy goes and the record says so; release() then removes the namespace and the lease (in the
 supervisor's clean-up process: it takes as long as starting a container). none and host need none of it,
 so the bridge's modules (iproute2 through subprocess, the address book, links, ports) load only for bridge.
+container:ID joins a running container's namespace and shares its /etc/hosts and /etc/resolv.conf, as docker
+does (prepare() at each start).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from .proxy import PortProxy
 
 BRIDGE_MODES = ("bridge", "default")
+JOINED = "container:"  # NetworkMode container:ID, another container's network namespace
 
 
 def sandbox_name(container_id: str) -> str:
@@ -54,7 +57,7 @@ def settings(mode: str, address: str = "", sandbox_key: str = "", ports: dict[st
             "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None, "EndpointID": container_id,
             "Gateway": gateway, "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": address,
             "IPPrefixLen": prefix, "IPv6Gateway": "", "MacAddress": mac,
-            "Networks": {"bridge" if mode in BRIDGE_MODES else mode: network}}
+            "Networks": {} if mode.startswith(JOINED) else {"bridge" if mode in BRIDGE_MODES else mode: network}}
 
 
 class Endpoint:
@@ -113,6 +116,9 @@ class Endpoint:
     def prepare(self, doc: dict[str, Any], files: dict[str, str]) -> None:
         """Before each start: /etc/hosts and /etc/resolv.conf for the address, and the links' variables in
         `doc`'s Env (for this start only, as docker does; the container's own variables win)."""
+        mode = doc["HostConfig"].get("NetworkMode") or ""
+        if mode.startswith(JOINED):
+            self._join(doc, files, mode.removeprefix(JOINED))
         if not self.connected:
             return
         from . import etc
@@ -127,6 +133,21 @@ class Endpoint:
         keys = {item.partition("=")[0] for item in given}
         linked = [item for link in self.links for item in link.environment() if item.partition("=")[0] not in keys]
         config["Env"] = linked + given
+
+    def _join(self, doc: dict[str, Any], files: dict[str, str], target_id: str) -> None:
+        """container:ID: that container's network namespace (in `doc`'s SandboxKey, for this start only) and
+        its hosts and resolv.conf files; it must be running now (docker's words when it is not)."""
+        try:
+            target = self.store.get(target_id)
+        except ContainerError:
+            raise NetworkError(f"No such container: {target_id}") from None
+        if target.id == doc["Id"]:
+            raise NetworkError("cannot join own network")
+        if target.status != "running" or not target.state.get("Pid"):
+            raise NetworkError(f"cannot join network of a non running container: {target_id}")
+        files.update({name: f"{target.dir}/etc/{name.removeprefix('/etc/')}" for name in ("/etc/hosts",
+                                                                                          "/etc/resolv.conf")})
+        doc.setdefault("NetworkSettings", {})["SandboxKey"] = f"/proc/{target.state['Pid']}/ns/net"
 
     def disconnect(self) -> None:
         """The container has stopped for good: stop the proxy (its ports are free then), and empty the record."""

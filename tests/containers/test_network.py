@@ -243,3 +243,37 @@ def test_add_host_and_dns_flags_write_the_files_as_docker_does(berth: Berth, bus
     assert etc.with_dns("nameserver 1.1.1.1\n# kept\nsearch lan\n", {"DnsSearch": ["corp"]}) == \
         "search corp\nnameserver 1.1.1.1\n# kept\n"
     assert etc.with_dns("nameserver 1.1.1.1\n", {}) == "nameserver 1.1.1.1\n"
+
+
+def test_a_container_joins_another_ones_network(berth: Berth, busybox: str) -> None:
+    """--network container:NAME: the other container's namespace (its loopback and interfaces), hostname, hosts
+    and resolv.conf, as docker shares them; the record keeps its id; docker's refusals beside it."""
+    web = berth.ok("run", "-d", "--name", "web", busybox, "sh", "-c", HTTPD.format(port=8080)).out.strip()
+    script = ("for i in $(seq 100); do wget -qO- http://127.0.0.1:8080/ 2>/dev/null && break; sleep 0.1; done; "
+              "echo ---; hostname; echo ---; cat /etc/hosts; echo ---; ls /sys/class/net")
+    page, hostname, hosts, interfaces = berth.ok("run", "--rm", "--network", "container:web", busybox, "sh", "-c",
+                                                 script).out.split("---\n")
+    assert page == f"hello from {web[:12]}\n" and hostname == f"{web[:12]}\n"
+    assert hosts == berth.ok("exec", "web", "cat", "/etc/hosts").out and interfaces.split() == ["eth0", "lo"]
+    berth.ok("create", "--name", "side", "--net", "container:web", busybox, "true")
+    template = "{{.HostConfig.NetworkMode}}|{{.Config.Hostname}}|{{json .NetworkSettings.Networks}}"
+    assert inspect(berth, "side", template) == f"container:{web}|{web[:12]}|{{}}"
+    for flags, message in [(["-p", "80"], "port publishing and the container type network mode"),
+                           (["-P"], "port publishing and the container type network mode"),
+                           (["--expose", "80"], "port exposing and the container type network mode"),
+                           (["-h", "other"], "hostname and the network mode"),
+                           (["--dns", "10.0.0.53"], "dns and the network mode"),
+                           (["--add-host", "db:10.1.2.3"], "custom host-to-IP mapping and the network mode"),
+                           (["--link", "web"], "container type network can't be used with links")]:
+        refused = berth.run("run", "--rm", "--network", "container:web", *flags, busybox, "true")
+        assert refused.code == 125 and f"Error: conflicting options: {message}" in refused.err, (flags, refused)
+    stopped = berth.ok("create", "--name", "stopped", busybox, "true").out.strip()
+    for mode, message in [("container:nosuch", "No such container: nosuch"),
+                          ("container:", "Invalid network mode: invalid container format container:<name|id>"),
+                          ("container:stopped", f"cannot join network of a non running container: {stopped}")]:
+        refused = berth.run("run", "--rm", "--network", mode, busybox, "true")
+        assert (refused.code, refused.err) == (125, f"Error: {message}\n"), (mode, refused)
+    berth.ok("rm", "-f", "web")
+    gone = berth.run("start", "side")
+    assert gone.code != 0 and f"No such container: {web}" in gone.err, gone
+    assert leftovers(web) == []
