@@ -1,5 +1,8 @@
 """`berth ps --filter KEY=VALUE` and `--size`, as docker's daemon reads them (moby daemon/list.go): status,
-name, id, label, ancestor, exited, before and since (containers created before or after the one named).
+name, id, label, ancestor, exited, before and since (containers created before or after the one named),
+volume (a volume's name, a bind's source or a mount's destination), network (its name), publish and expose
+(PORT[-END][/PROTO], a container port the record publishes or exposes), and health (none: berth stores an
+image's HEALTHCHECK but runs no checks, so every container's health is none).
 
 Values of one key are ORed, different keys ANDed; labels are the exception, as in docker: every `label=`
 filter must match. A `status=` filter lists stopped containers without -a; `exited=` does not.
@@ -18,8 +21,10 @@ from runtime.containers import Container
 from .environment import Environment
 from .errors import CliError
 
-KEYS = ("ancestor", "before", "exited", "id", "label", "name", "since", "status")
+KEYS = ("ancestor", "before", "exited", "expose", "health", "id", "label", "name", "network", "publish", "since",
+        "status", "volume")
 STATES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
+HEALTH_STATES = ("starting", "healthy", "unhealthy", "none")
 
 
 class ContainerFilter:
@@ -48,6 +53,12 @@ class ContainerFilter:
             or container.config.get("Image") == v,
             "before": lambda v: container.doc["Created"] < self.created[v],
             "since": lambda v: container.doc["Created"] > self.created[v],
+            "volume": lambda v: any(v in (m.get("Name") or m.get("Source"), m.get("Destination"))
+                                    for m in container.doc.get("Mounts") or []),
+            "network": lambda v: v in ((container.doc.get("NetworkSettings") or {}).get("Networks") or {}),
+            "publish": lambda v: bool(_ports(v) & set(container.host_config.get("PortBindings") or {})),
+            "expose": lambda v: bool(_ports(v) & set(container.config.get("ExposedPorts") or {})),
+            "health": lambda v: v == "none",
         }
         return any(tests[key](value) for value in values)
 
@@ -67,6 +78,13 @@ def parse_filters(env: Environment, texts: list[str]) -> ContainerFilter:
             raise CliError(f"invalid filter 'status={value}'")
         if key == "exited" and not value.lstrip("-").isdigit():
             raise CliError(f"invalid filter 'exited={value}'")
+        if key == "health" and value not in HEALTH_STATES:
+            raise CliError(f"Unrecognised filter value for health: {value}")
+        if key in ("publish", "expose"):
+            if ":" in value:
+                raise CliError(f"filter for '{key}' should not contain ':': {value}")
+            if not _ports(value):
+                raise CliError(f"error while looking up for {key} {value}: invalid port or range")
         values.setdefault(key, []).append(value)
     return ContainerFilter(values, _image_ids(env, values.get("ancestor", [])),
                            _created(env, values.get("before", []) + values.get("since", [])))
@@ -108,6 +126,15 @@ def _search(pattern: str, text: str) -> bool:
         return re.search(pattern, text) is not None
     except re.error:
         return pattern in text
+
+
+def _ports(text: str) -> set[str]:
+    """PORT[-END][/PROTO] (tcp when left out) as the record's keys ("80/tcp", ...); none when malformed."""
+    ports, _, proto = text.partition("/")
+    first, _, last = ports.partition("-")
+    if not first.isdigit() or not (last or first).isdigit() or not 0 < int(first) <= int(last or first) < 65536:
+        return set()
+    return {f"{port}/{proto.lower() or 'tcp'}" for port in range(int(first), int(last or first) + 1)}
 
 
 def _label_matches(labels: dict[str, Any], wanted: str) -> bool:

@@ -32,7 +32,8 @@ def register(commands: argparse._SubParsersAction, name: str = "ps", aliases: tu
     parser.add_argument("--format", default="", metavar="FORMAT",
                         help="'table' (default), 'table TEMPLATE', 'json', or a Go template such as '{{.Names}}'")
     parser.add_argument("-f", "--filter", action="append", default=[], metavar="KEY=VALUE",
-                        help="only containers that match: status, name, id, label, ancestor, exited, before, since")
+                        help="only containers that match: status, name, id, label, ancestor, exited, before, since, "
+                             "volume, network, publish, expose, health")
     parser.add_argument("-s", "--size", action="store_true", help="show the containers' total file sizes")
     parser.set_defaults(func=run)
 

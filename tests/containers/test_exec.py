@@ -131,6 +131,29 @@ def test_ps_filters(berth: Berth, busybox: str, labelled: str) -> None:
     assert sized[0].split()[-1] == "SIZE" and "(virtual " in sized[1]
 
 
+def test_ps_filters_on_mounts_networks_ports_and_health(berth: Berth, busybox: str, tmp_path: Path) -> None:
+    berth.ok("run", "-d", "--name", "vol", "-v", "data:/data", "--network", "none", busybox, "sleep", "60")
+    berth.ok("create", "--name", "pub", "-p", "8080:80", "--expose", "9000-9001", busybox, "true")
+    berth.ok("create", "--name", "bound", "-v", f"{tmp_path}:/srv:ro", busybox, "true")
+
+    def names(*filters: str) -> list[str]:
+        return berth.ok("ps", "-a", "--format", "{{.Names}}", *filters).out.split()
+
+    assert names("-f", "volume=data") == names("-f", "volume=/data") == ["vol"]  # a volume's name, a destination
+    assert names("-f", f"volume={tmp_path}") == names("-f", "volume=/srv") == ["bound"]  # a bind's source
+    assert names("-f", "volume=/nowhere") == []
+    assert names("-f", "network=none") == ["vol"] and names("-f", "network=bridge") == ["bound", "pub"]
+    assert names("-f", "publish=80") == names("-f", "publish=79-81/tcp") == ["pub"]
+    assert names("-f", "publish=8080") == [] and names("-f", "publish=80/udp") == []  # the container's port
+    assert names("-f", "expose=9001") == names("-f", "expose=80") == ["pub"]  # -p exposes too
+    assert names("-f", "health=none") == ["bound", "pub", "vol"] and names("-f", "health=healthy") == []
+    for bad, message in [("publish=8080:80", "filter for 'publish' should not contain ':'"),
+                         ("expose=x", "error while looking up for expose x"),
+                         ("health=sick", "Unrecognised filter value for health: sick")]:
+        refused = berth.run("ps", "-f", bad)
+        assert refused.code != 0 and message in refused.err, (bad, refused)
+
+
 @pytest.mark.skipif(shutil.which("crun") is None, reason="crun is not installed")
 def test_crun_as_the_runtime(berth: Berth, busybox: str) -> None:
     assert berth.ok("run", "--rm", "--runtime", "crun", busybox, "echo", "from crun").out == "from crun\n"
