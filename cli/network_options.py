@@ -25,10 +25,11 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     add("--network", "--net", default=DEFAULT_NETWORK, metavar="bridge|host|none|container:NAME",
         help="bridge (the default: berth's bridge, an address of its own), host (the host's network), none "
              "(only a loopback interface) or container:NAME (another running container's network)")
-    add("-p", "--publish", action="append", default=[], metavar="[IP:][HOST_PORT:]PORT[/tcp]",
-        help="publish a container's port on the host (HOST_PORT left out: a free one)")
+    add("-p", "--publish", action="append", default=[], metavar="[IP:][HOST_PORT[-END]:]PORT[-END][/tcp|udp]",
+        help="publish a container's port or range of ports on the host (HOST_PORT left out: a free one)")
     add("-P", "--publish-all", action="store_true", help="publish every exposed port on a free host port")
-    add("--expose", action="append", default=[], metavar="PORT[/tcp]", help="expose a port or a range of ports")
+    add("--expose", action="append", default=[], metavar="PORT[-END][/tcp|udp]",
+        help="expose a port or a range of ports")
     add("--link", action="append", default=[], metavar="CONTAINER[:ALIAS]", help="add a link to another container")
     add("--add-host", action="append", default=[], metavar="HOST:IP",
         help="add a line to /etc/hosts (IP host-gateway: the host's address on berth's bridge)")
@@ -86,11 +87,14 @@ def network_record(env: Environment, args: argparse.Namespace,
     mode, config = (joined(env, args.network) if args.network.startswith(JOINED) else (args.network, {}))
     bindings: dict[str, list[dict[str, str]]] = {}
     for text in args.publish:
-        key, binding = publish(text)
-        bindings.setdefault(key, []).append(binding)
+        for key, binding in publish(text):
+            bindings.setdefault(key, []).append(binding)
     given = [port for text in args.expose for port in expose(text)]
     exposed: dict[str, Any] = {key: {} for key in [*(image_ports or {}), *given, *bindings]}  # -p exposes too
     bridged = args.network == "bridge"
+    if args.publish_all and bridged:
+        for key in image_ports or {}:  # the flags' own were checked above
+            protocol(key.partition("/")[2], f"{key} (the image's EXPOSE, published by -P)")
     host = {"NetworkMode": mode, "PortBindings": bindings if bridged else {},
             "PublishAllPorts": args.publish_all and bridged, "Links": links(env, args.link, args.name) or None,
             "ExtraHosts": [extra_host(text) for text in args.add_host] or None,
@@ -133,13 +137,16 @@ def is_word(text: str) -> bool:
     return bool(text) and text.isprintable() and not any(c.isspace() or c == "#" for c in text)
 
 
-def publish(text: str) -> tuple[str, dict[str, str]]:
-    """-p [IP:][HOST_PORT:]PORT[/PROTO] as ("PORT/tcp", {"HostIp", "HostPort"}) ("" for any)."""
-    body, _, proto = text.partition("/")
-    parts = body.rsplit(":", 2)
-    container_port = port_number(parts[-1], "containerPort", text)
-    host_port = port_number(parts[-2], "hostPort", text) if len(parts) > 1 and parts[-2] else ""
-    host_ip = parts[0].strip("[]") if len(parts) == 3 else ""
+def publish(text: str) -> list[tuple[str, dict[str, str]]]:
+    """-p [IP:][HOST_PORT[-END]:]PORT[-END][/PROTO] as docker's nat.ParsePortSpec reads it: one ("PORT/proto",
+    {"HostIp", "HostPort"}) per container port of the range ("" for any). Host and container ranges pair up
+    port by port; a host range beside one container port stays a range: the first free port of it."""
+    parts = text.split(":")
+    host_ip, host_port, container = ":".join(parts[:-2]), parts[-2] if len(parts) > 1 else "", parts[-1]
+    container, _, proto = container.partition("/")
+    proto = protocol(proto, text)
+    if host_ip.startswith("[") and host_ip.endswith("]"):
+        host_ip = host_ip[1:-1]
     if host_ip:
         import ipaddress  # only now: it takes a millisecond to load
 
@@ -147,31 +154,68 @@ def publish(text: str) -> tuple[str, dict[str, str]]:
             ipaddress.ip_address(host_ip)
         except ValueError:
             raise ContainerFailed(f"invalid IP address: {host_ip}") from None
-    return f"{container_port}/{protocol(proto, text)}", {"HostIp": host_ip, "HostPort": host_port}
+    if not container:
+        raise ContainerFailed(f"no port specified: {text}<empty>")
+    try:
+        start, end = port_range(container)
+    except ValueError:
+        raise ContainerFailed(f"invalid containerPort: {container}") from None
+    first = last = 0
+    if host_port:
+        try:
+            first, last = port_range(host_port, lowest=0)  # 0: any free port, as docker takes it
+        except ValueError:
+            raise ContainerFailed(f"invalid hostPort: {host_port}") from None
+        if last - first != end - start and end != start:
+            raise ContainerFailed(f"invalid ranges specified for container and host Ports: {container} and {host_port}")
+    found = []
+    for offset in range(end - start + 1):
+        host = str(first + offset) if host_port else ""
+        if host and start == end and first != last:
+            host = f"{first}-{last}"
+        found.append((f"{start + offset}/{proto}", {"HostIp": host_ip, "HostPort": host}))
+    return found
 
 
 def expose(text: str) -> list[str]:
-    """--expose PORT[-END][/PROTO] as "PORT/tcp" keys."""
+    """--expose PORT[-END][/PROTO] as "PORT/proto" keys."""
+    if ":" in text:
+        raise ContainerFailed(f"invalid port format for --expose: {text}")
     body, _, proto = text.partition("/")
-    first, _, last = body.partition("-")
-    start, end = int(port_number(first, "port", text)), int(port_number(last or first, "port", text))
+    proto = protocol(proto, text)
+    try:
+        start, end = port_range(body)
+    except ValueError as exc:
+        raise ContainerFailed(f"invalid range format for --expose: {text}, error: {exc}") from None
+    return [f"{port}/{proto}" for port in range(start, end + 1)]
+
+
+def port_range(text: str, lowest: int = 1) -> tuple[int, int]:
+    """PORT or START-END as (start, end); ValueError in docker's words (nat.ParsePortRange's) if it is not one,
+    or if it starts below `lowest` (docker leaves port 0 to the daemon; berth refuses it but as a host port)."""
+    first, dash, last = text.partition("-")
+    for part in (first, last) if dash else (first,):
+        if not (part.isascii() and part.isdigit()):
+            raise ValueError(f'strconv.ParseUint: parsing "{part}": invalid syntax')
+        if int(part) > 65535:
+            raise ValueError(f'strconv.ParseUint: parsing "{part}": value out of range')
+    start, end = int(first), int(last or first)
     if end < start:
-        raise ContainerFailed(f"invalid range format for --expose: {text}, error: invalid port range")
-    return [f"{port}/{protocol(proto, text)}" for port in range(start, end + 1)]
-
-
-def port_number(text: str, what: str, spec: str) -> str:
-    if "-" in text:
-        raise ContainerFailed(f"port ranges are not supported by -p yet: {spec}")
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise ContainerFailed(f"invalid {what}: {text}")
-    return str(int(text))
+        raise ValueError(f"invalid range specified for port: {text}")
+    if start < lowest:
+        raise ValueError(f"invalid port: {text}")
+    return start, end
 
 
 def protocol(text: str, spec: str) -> str:
-    if text.lower() not in ("", "tcp"):
-        raise ContainerFailed(f"only tcp ports can be published or exposed yet: {spec}")
-    return "tcp"
+    """tcp (the default) or udp. docker also takes sctp, which berth's proxy does not carry: refused here, as
+    an unknown protocol is."""
+    proto = text.lower() or "tcp"
+    if proto == "sctp":
+        raise ContainerFailed(f"sctp ports cannot be published or exposed by berth, only tcp and udp: {spec}")
+    if proto not in ("tcp", "udp"):
+        raise ContainerFailed(f"invalid proto: {proto}")
+    return proto
 
 
 def links(env: Environment, given: list[str], name: str | None) -> list[str]:

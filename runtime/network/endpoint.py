@@ -108,7 +108,7 @@ class Endpoint:
 
         self.proxy = PortProxy(self.address, wanted)
         for binding, host_port in self.proxy.published():
-            key = f"{binding.container_port}/tcp"
+            key = f"{binding.container_port}/{binding.protocol}"
             ports[key] = (ports.get(key) or []) + [{"HostIp": binding.host_ip, "HostPort": str(host_port)}]
         self.proxy.start()
         return ports

@@ -1,9 +1,10 @@
-"""Published ports: a userland TCP proxy (docker-proxy's job), one asyncio loop in a thread of the container's
-supervisor, so that it lives exactly as long as the container is up and needs no iptables rule.
+"""Published ports: a userland TCP and UDP proxy (docker-proxy's job), one asyncio loop in a thread of the
+container's supervisor, so that it lives exactly as long as the container is up and needs no iptables rule.
 
 The host sockets are bound before the container starts, so a port already taken fails `berth run` at once,
 as docker's does. A connection to a host port gets a connection to the container's address and port; bytes
 are copied both ways, and a half-close is passed on (an HTTP client may shut down its side and still read).
+UDP datagrams are relayed per client by udp_proxy.py, on the same loop.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import socket
 import threading
 
 from . import NetworkError
-from .ports import Binding
+from .ports import PROTOCOLS, Binding, host_address
+from .udp_proxy import UdpRelay
 
 CHUNK = 65536
 STOP_PATIENCE = 5.0
@@ -27,6 +29,7 @@ class PortProxy:
         self.target = target
         self.listeners: list[tuple[socket.socket, Binding]] = []
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.relays: list[UdpRelay] = []
         self.thread: threading.Thread | None = None
         try:
             for binding in bindings:
@@ -55,19 +58,24 @@ class PortProxy:
             self.thread.join(STOP_PATIENCE)  # a daemon thread: one that hangs cannot keep the clean-up waiting
         for sock, _ in self.listeners:
             sock.close()
-        self.listeners, self.loop, self.thread = [], None, None
+        self.listeners, self.relays, self.loop, self.thread = [], [], None, None
 
     def _serve(self, ready: threading.Event) -> None:
         loop = self.loop = asyncio.new_event_loop()
         try:
             for sock, binding in self.listeners:
-                loop.run_until_complete(asyncio.start_server(functools.partial(self._connect,
-                                                                               port=binding.container_port), sock=sock))
+                if binding.protocol == "udp":
+                    self.relays.append(UdpRelay(loop, sock, (self.target, binding.container_port)))
+                else:
+                    loop.run_until_complete(asyncio.start_server(
+                        functools.partial(self._connect, port=binding.container_port), sock=sock))
         finally:
             ready.set()
         try:
             loop.run_forever()
         finally:
+            for relay in self.relays:
+                relay.close()
             for task in asyncio.all_tasks(loop):
                 task.cancel()
             with contextlib.suppress(BaseException):
@@ -100,17 +108,31 @@ async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 
 def _listen(binding: Binding) -> socket.socket:
+    """A host socket bound for `binding`: its port, or the first free one of its range (as docker takes one)."""
+    if binding.protocol not in PROTOCOLS:
+        raise NetworkError(f"Error starting userland proxy: {binding.protocol} ports cannot be published by berth")
     family = socket.AF_INET6 if ":" in binding.host_ip else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart must not wait out TIME_WAIT
-    try:
-        sock.bind((binding.host_ip, binding.host_port))
-        sock.listen(128)
-    except OSError as exc:
-        sock.close()
-        reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc)).lower()
-        tcp = "tcp6" if family == socket.AF_INET6 else "tcp4"
-        raise NetworkError(f"Error starting userland proxy: listen {tcp} {binding.host_ip}:{binding.host_port}: "
-                           f"bind: {reason}") from None
-    sock.setblocking(False)
-    return sock
+    kind = socket.SOCK_STREAM if binding.protocol == "tcp" else socket.SOCK_DGRAM
+    failure = OSError()
+    for port in binding.host_ports:
+        sock = socket.socket(family, kind)
+        try:
+            if kind == socket.SOCK_STREAM:  # a restart must not wait out TIME_WAIT. Not for UDP: there it
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # lets two sockets share a port
+            if family == socket.AF_INET6:  # as docker: [::] and 0.0.0.0 are two bindings, both can be asked for
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind((binding.host_ip, port))
+            if kind == socket.SOCK_STREAM:
+                sock.listen(128)
+        except OSError as exc:
+            sock.close()
+            failure = exc
+            if exc.errno == errno.EADDRINUSE:
+                continue  # the next port of a range, if there is one
+            break
+        sock.setblocking(False)
+        return sock
+    reason = (failure.strerror or str(failure)).lower()  # Go's words: "address already in use"
+    network = f"{binding.protocol}{6 if family == socket.AF_INET6 else 4}"  # Go's words: tcp4, udp6
+    raise NetworkError(f"Error starting userland proxy: listen {network} "
+                       f"{host_address(binding.host_ip, port)}: bind: {reason}") from None

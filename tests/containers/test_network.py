@@ -76,7 +76,7 @@ def test_published_ports_reach_the_container_from_the_host(berth: Berth, busybox
     missing = berth.run("port", "web", "443/tcp")
     assert missing.code == 1 and missing.err == "Error: No public port '443/tcp' published for web\n"
     row = berth.ok("ps", "--format", "{{.Names}}\t{{.Ports}}").out
-    assert row == f"web\t127.0.0.1:{host_port}->80/tcp, 443/tcp\n"
+    assert row == f"web\t443/tcp, 127.0.0.1:{host_port}->80/tcp\n"  # docker's order: one on another port last
 
     # -P: every exposed port on a free host port; a port taken is docker's exit 125, and nothing is left
     berth.ok("run", "-d", "--name", "all", "-P", "--expose", "8080", busybox, "sh", "-c", HTTPD.format(port=8080))
@@ -206,12 +206,24 @@ def test_a_crashed_supervisor_leaves_nothing_that_breaks_the_next_run(berth: Ber
 
 
 def test_publish_flags_and_port_text() -> None:
-    assert publish("80") == ("80/tcp", {"HostIp": "", "HostPort": ""})
-    assert publish("8080:80/tcp") == ("80/tcp", {"HostIp": "", "HostPort": "8080"})
-    assert publish("127.0.0.1::80") == ("80/tcp", {"HostIp": "127.0.0.1", "HostPort": ""})
-    assert publish("[::1]:8080:80") == ("80/tcp", {"HostIp": "::1", "HostPort": "8080"})
+    assert publish("80") == [("80/tcp", {"HostIp": "", "HostPort": ""})]
+    assert publish("8080:80/tcp") == [("80/tcp", {"HostIp": "", "HostPort": "8080"})]
+    assert publish("127.0.0.1::80") == [("80/tcp", {"HostIp": "127.0.0.1", "HostPort": ""})]
+    assert publish("[::1]:8080:80") == [("80/tcp", {"HostIp": "::1", "HostPort": "8080"})]
+    assert publish("5353:53/udp") == [("53/udp", {"HostIp": "", "HostPort": "5353"})]
+    assert publish("127.0.0.1::53/UDP") == [("53/udp", {"HostIp": "127.0.0.1", "HostPort": ""})]
+    assert publish("8000-8001:9000-9001") == [("9000/tcp", {"HostIp": "", "HostPort": "8000"}),
+                                              ("9001/tcp", {"HostIp": "", "HostPort": "8001"})]
+    assert publish("8000-8002:80") == [("80/tcp", {"HostIp": "", "HostPort": "8000-8002"})]  # the first free
+    assert publish("8000-8001") == [("8000/tcp", {"HostIp": "", "HostPort": ""}),
+                                    ("8001/tcp", {"HostIp": "", "HostPort": ""})]
     settings = {"443/tcp": None, "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}
-    assert ports.ps_text(settings) == "0.0.0.0:8080->80/tcp, 443/tcp"
+    assert ports.ps_text(settings) == "443/tcp, 0.0.0.0:8080->80/tcp"
+    settings = {"53/udp": [{"HostIp": "0.0.0.0", "HostPort": "5353"}], "53/tcp": None,
+                **{f"{p}/tcp": [{"HostIp": "0.0.0.0", "HostPort": str(p)}] for p in (8000, 8001, 8002)}}
+    assert ports.ps_text(settings) == "53/tcp, 0.0.0.0:8000-8002->8000-8002/tcp, 0.0.0.0:5353->53/udp"
+    assert [line for line in ports.mappings(settings) if line[1]][:2] == [("53/udp", "0.0.0.0:5353"),
+                                                                         ("8000/tcp", "0.0.0.0:8000")]
     assert etc.resolv_conf("nameserver 127.0.0.53\nsearch lan\n") == \
         "search lan\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n"
     assert etc.resolv_conf("nameserver 10.0.0.2\nnameserver 127.0.0.1\n") == "nameserver 10.0.0.2\n"
