@@ -1,17 +1,20 @@
 """COPY and ADD: which files go where (the Dockerfile reference's rules on sources, destinations and
-tarballs), and a digest of them for the cache."""
+tarballs), here-documents made files (mode 0644, as BuildKit's llb.Mkfile makes them), and a digest of it
+all for the cache."""
 
 from __future__ import annotations
 
 import bz2
 import glob
 import gzip
+import hashlib
 import lzma
+import os
 import posixpath
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -22,6 +25,15 @@ from .context import BuildContext, Source, content_hash
 from .filesystem import ImageRoot
 
 _COMPRESSED = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
+DOCUMENT_MODE = 0o644
+
+
+@dataclass(frozen=True)
+class Document:
+    """A here-document of a COPY or ADD: the file NAME with the body (variables expanded unless quoted)."""
+
+    name: str
+    data: bytes
 
 
 @dataclass
@@ -31,30 +43,60 @@ class CopyPlan:
     destination: str  # absolute, in the image
     chown: str | None
     excluded: Callable[[Path], bool]
+    documents: list[Document] = field(default_factory=list)
+    mode: int | None = None  # --chmod
 
     def digest(self) -> str:
-        return content_hash(self.sources, self.excluded)
+        return content_hash(self.sources, self.excluded) + written_digest(self.documents, self.mode)
 
     def apply(self, root: Path) -> None:
-        """Copy the sources into the image mounted at `root`."""
+        """Copy the sources, then the here-documents, into the image mounted at `root`."""
         owner = _owner(root, self.chown)
-        image = ImageRoot(root, owner or (0, 0))
-        into_directory = self.destination.endswith("/") or len(self.sources) > 1 or image.is_dir(self.destination)
+        image = ImageRoot(root, owner or (0, 0), self.mode)
+        into_directory = self.destination.endswith("/") or len(self.sources) + len(self.documents) > 1 or \
+            image.is_dir(self.destination)
         for source in self.sources:
             if source.path.is_dir() and not source.path.is_symlink():
                 image.copy(source.path, self.destination, self.excluded)
             elif self.keyword == "ADD" and _is_tarball(source.path):
-                _extract(source.path, ImageRoot(root, owner), self.destination)
+                _extract(source.path, ImageRoot(root, owner), self.destination)  # BuildKit: no --chmod there
             else:
                 name = posixpath.basename(source.name) or source.path.name
-                target = posixpath.join(self.destination, name) if into_directory else self.destination
-                image.copy(source.path, target)
+                image.copy(source.path, posixpath.join(self.destination, name) if into_directory else
+                           self.destination)
+        if self.documents:
+            self._write_documents(image, into_directory)
+
+    def _write_documents(self, image: ImageRoot, into_directory: bool) -> None:
+        scratch = Path(tempfile.mkdtemp(prefix="berth-heredoc-", dir=image.path.parent))
+        try:
+            for number, document in enumerate(self.documents):
+                made = scratch / str(number)  # the name may hold anything: it is only the target's
+                made.write_bytes(document.data)
+                os.chmod(made, DOCUMENT_MODE)
+                name = posixpath.basename(document.name)
+                image.copy(made, posixpath.join(self.destination, name) if into_directory else self.destination)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
-def plan(keyword: str, arguments: list[str], workdir: str, chown: str | None, context: BuildContext | None,
-         root: Path | None) -> CopyPlan:
-    """The plan of a COPY or ADD: from the context, or from another stage's root mounted at `root`."""
-    if len(arguments) < 2:
+def written_digest(documents: list[Document], mode: int | None) -> str:
+    """What a COPY writes besides its sources' files, for its cache key: the here-documents, and the mode
+    (a different --chmod must not reuse the layer of another)."""
+    if not documents and mode is None:
+        return ""
+    found = hashlib.sha256(b"" if mode is None else f"chmod={mode:o}".encode())
+    for document in documents:
+        found.update(f"\0{document.name}\0{len(document.data)}\0".encode() + document.data)
+    return found.hexdigest()
+
+
+def plan(keyword: str, arguments: list[str], workdir: str, context: BuildContext | None, root: Path | None, *,
+         chown: str | None = None, mode: int | None = None, documents: list[Document] | None = None) -> CopyPlan:
+    """The plan of a COPY or ADD: from the context, or from another stage's root mounted at `root`, and the
+    here-documents the instruction holds."""
+    documents = documents or []
+    if len(arguments) + len(documents) < 2:
         raise BuildError(f"{keyword} requires at least two arguments, but only one was provided. "
                          "Destination could not be determined.")
     *patterns, destination = arguments
@@ -71,7 +113,7 @@ def plan(keyword: str, arguments: list[str], workdir: str, chown: str | None, co
             assert context is not None
             sources += context.sources(pattern)
     excluded = context.excluded if root is None and context is not None else (lambda _path: False)
-    return CopyPlan(keyword, sources, destination, chown, excluded)
+    return CopyPlan(keyword, sources, destination, chown, excluded, documents, mode)
 
 
 def _stage_sources(root: Path, pattern: str) -> list[Source]:

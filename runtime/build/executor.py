@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,12 @@ from ..containers import DEFAULT_PATH
 from . import BuildError
 from .cache import BuildCache, state_digest
 from .context import BuildContext
-from .copying import plan
-from .dockerfile import Dockerfile, Instruction, parse
+from .copying import Document, plan, written_digest
+from .dockerfile import Dockerfile, Instruction, chmod_mode, parse
+from .heredoc import Heredoc, marker, raw_words, shell_text
 from .settings import apply, command
 from .steps import StepRunner
-from .words import pairs, word, words
+from .words import expand_raw, pairs, word, words
 
 
 @dataclass
@@ -101,9 +102,11 @@ class Builder:
         args = sorted(f"{k}={v}" for k, v in stage.args.items())
         with_args = f"|{len(args)} {' '.join(args)} " if args else ""
         if keyword == "RUN":
-            argv = command(instruction, stage.state.settings)
+            text, script = shell_text(instruction.text, instruction.heredocs)
+            argv = command(instruction, stage.state.settings, text)
             shown = with_args + " ".join(argv)
-            stage.state = self._cached(stage, shown, "", lambda: self._run(stage, argv, shown))
+            bodies = "".join(f"{h.name}\0{h.content}\0" for h in instruction.heredocs)  # a #! body is not in argv
+            stage.state = self._cached(stage, shown, bodies, lambda: self._run(stage, argv, shown, script))
         elif keyword in ("COPY", "ADD"):
             self._copy(stage, instruction, with_args + instruction.original)
         else:
@@ -171,7 +174,7 @@ class Builder:
         state.add_history({"created": created, "created_by": f"/bin/sh -c #(nop)  {instruction.original}"})
         return state
 
-    def _run(self, stage: Stage, argv: list[str], shown: str) -> ImageState:
+    def _run(self, stage: Stage, argv: list[str], shown: str, script: Heredoc | None) -> ImageState:
         env = list(stage.state.settings.get("Env") or [])
         names = {e.partition("=")[0] for e in env}
         env += [f"{k}={v}" for k, v in stage.args.items() if k not in names]
@@ -183,33 +186,63 @@ class Builder:
             running.append(container)
             self.say(f" ---> Running in {container}")
 
-        descriptor, diff_id = self.runner.run(stage.state, argv, env, announce)
+        pipes = {script.name: script.body.encode()} if script else {}
+        descriptor, diff_id = self.runner.run(stage.state, argv, env, announce, pipes)
         self.say(f"Removing intermediate container {running[0]}")
         return self._with_layer(stage.state, descriptor, diff_id, shown)
 
     def _copy(self, stage: Stage, instruction: Instruction, key: str) -> None:
-        unknown = set(instruction.flags) - ({"from", "chown"} if instruction.keyword == "COPY" else {"chown"})
+        unknown = set(instruction.flags) - ({"from", "chown", "chmod"} if instruction.keyword == "COPY"
+                                            else {"chown", "chmod"})
         if unknown:
             raise BuildError(f"{instruction.keyword}: unknown flag: {sorted(unknown)[0]}")
         variables = self._variables(stage)
-        arguments = instruction.json_form() or words(instruction.text, variables, self.escape)
+        arguments, documents = self._copy_arguments(instruction, variables)
         chown = word(instruction.flags["chown"], variables, self.escape) if "chown" in instruction.flags else None
+        # BuildKit expands build args and ENV in --chmod (testCopyChmod's `--chmod=${mode}`)
+        mode = chmod_mode(word(instruction.flags.get("chmod", ""), variables, self.escape), instruction.line)
         workdir = stage.state.settings.get("WorkingDir") or "/"
         source = instruction.flags.get("from")
         if source is None:
-            copy_plan = plan(instruction.keyword, arguments, workdir, chown, self.context, None)
-            content = copy_plan.digest()
-            stage.state = self._cached(stage, key, content,
+            copy_plan = plan(instruction.keyword, arguments, workdir, self.context, None, chown=chown, mode=mode,
+                             documents=documents)
+            stage.state = self._cached(stage, key, copy_plan.digest(),
                                        lambda: self._write(stage, copy_plan.apply, instruction.original))
             return
         origin = self._origin(word(source, variables, self.escape))
 
         def copy_from() -> ImageState:
             with self.runner.mounted(origin) as root:
-                copy_plan = plan(instruction.keyword, arguments, workdir, chown, None, root)
+                copy_plan = plan(instruction.keyword, arguments, workdir, None, root, chown=chown, mode=mode,
+                                 documents=documents)
                 return self._write(stage, copy_plan.apply, instruction.original)
 
-        stage.state = self._cached(stage, key, state_digest(origin), copy_from)
+        stage.state = self._cached(stage, key, state_digest(origin) + written_digest(documents, mode), copy_from)
+
+    def _copy_arguments(self, instruction: Instruction, variables: dict[str, str]) -> tuple[list[str],
+                                                                                             list[Document]]:
+        """A COPY's or ADD's sources and destination, its here-document words set apart as documents (BuildKit's
+        parseSourcesAndDest): their bodies, expanded the raw way unless the marker was quoted."""
+        exec_form = instruction.json_form()
+        if exec_form is not None or not instruction.heredocs:
+            return exec_form or words(instruction.text, variables, self.escape), []
+        written = raw_words(instruction.text)
+        if written and marker(written[-1]) is not None:
+            raise BuildError(f"dockerfile parse error line {instruction.line}: {instruction.keyword} cannot accept "
+                             "a heredoc as a destination")
+        contents = {heredoc.name: heredoc.content for heredoc in instruction.heredocs}  # the last of a name wins
+        arguments, documents = [], []
+        for item in written:
+            heredoc = marker(item)
+            if heredoc is None:
+                arguments += words(item, variables, self.escape)
+                continue
+            if heredoc.name in (".", "..") or "/" in heredoc.name:
+                raise BuildError(f"dockerfile parse error line {instruction.line}: <<{heredoc.name}: a "
+                                 "here-document's name is the file's, it cannot be a path")
+            body = replace(heredoc, content=contents[heredoc.name]).body
+            documents.append(Document(heredoc.name, (expand_raw(body, variables) if heredoc.expand else body).encode()))
+        return arguments, documents
 
     def _origin(self, name: str) -> ImageState:
         """What COPY --from names: an earlier stage (by name or number), else an image."""

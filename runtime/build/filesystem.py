@@ -3,6 +3,8 @@
 Every destination directory is resolved inside the root (openat2 RESOLVE_IN_ROOT, through kernel.open_in_root),
 so a symlink in the image, absolute or full of `..`, leads somewhere inside the image and never onto the
 host. Files are created relative to such a directory fd with O_NOFOLLOW; what stood in their place is replaced.
+A mode (COPY --chmod) goes to every file and directory copied and every directory the copy creates, as
+BuildKit sets it (fsutil's copy since buildkit#4945); modes are set after owners, which would clear setuid bits.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ _DIRECTORY = os.O_PATH | os.O_DIRECTORY
 
 class ImageRoot:
     """An image's root filesystem, mounted at `path`, written to as root: what is copied gets `owner` (uid, gid),
-    or keeps its own when there is none (ADD of a tarball)."""
+    or keeps its own when there is none (ADD of a tarball), and `mode`, or keeps its own when there is none."""
 
-    def __init__(self, path: Path, owner: tuple[int, int] | None = None) -> None:
-        self.path, self.owner = path, owner
+    def __init__(self, path: Path, owner: tuple[int, int] | None = None, mode: int | None = None) -> None:
+        self.path, self.owner, self.mode = path, owner, mode
 
     def resolve(self, path: str) -> str | None:
         """The host path of `path` inside the root (symlinks followed within it), or None if it is missing."""
@@ -73,6 +75,12 @@ class ImageRoot:
             os.mkdir(name, 0o755, dir_fd=parent)
             if self.owner:
                 os.chown(name, *self.owner, dir_fd=parent, follow_symlinks=False)
+            if self.mode is not None:  # exactly this mode, as buildkitd (no umask) makes it
+                made = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
+                try:
+                    os.fchmod(made, self.mode)
+                finally:
+                    os.close(made)
             return
         os.close(self.make_dirs(posixpath.join(posixpath.dirname(path), target), links + 1))
 
@@ -109,18 +117,18 @@ class ImageRoot:
             target = os.path.join(directory, name)
             if stat.S_ISLNK(info.st_mode):
                 os.symlink(os.readlink(source), target)
+                os.chown(target, *(self.owner or (info.st_uid, info.st_gid)), follow_symlinks=False)
             elif stat.S_ISREG(info.st_mode):
-                _copy_file(source, directory, name, info)
-            else:
-                return  # devices, fifos and sockets of a context are not copied
-            os.chown(target, *(self.owner or (info.st_uid, info.st_gid)), follow_symlinks=False)
+                _copy_file(source, directory, name, info, self.owner or (info.st_uid, info.st_gid),
+                           stat.S_IMODE(info.st_mode) if self.mode is None else self.mode)
+            # devices, fifos and sockets of a context are not copied
         finally:
             os.close(fd)
 
     def _own(self, fd: int, info: os.stat_result) -> None:
         directory = _real(fd)
         os.chown(directory, *(self.owner or (info.st_uid, info.st_gid)))
-        os.chmod(directory, stat.S_IMODE(info.st_mode))
+        os.chmod(directory, stat.S_IMODE(info.st_mode) if self.mode is None else self.mode)
 
 
 def _real(fd: int) -> str:
@@ -136,14 +144,15 @@ def _remove(directory: str, name: str) -> None:
         os.unlink(target)
 
 
-def _copy_file(source: Path, directory: str, name: str, info: os.stat_result) -> None:
+def _copy_file(source: Path, directory: str, name: str, info: os.stat_result, owner: tuple[int, int],
+               mode: int) -> None:
     dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        out = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, stat.S_IMODE(info.st_mode),
-                      dir_fd=dir_fd)
+        out = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dir_fd)
     finally:
         os.close(dir_fd)
     with open(source, "rb") as src, os.fdopen(out, "wb") as dst:
         shutil.copyfileobj(src, dst, 1 << 20)
-        os.fchmod(dst.fileno(), stat.S_IMODE(info.st_mode))
-    os.utime(os.path.join(directory, name), ns=(info.st_atime_ns, info.st_mtime_ns), follow_symlinks=False)
+        os.fchown(dst.fileno(), *owner)
+        os.fchmod(dst.fileno(), mode)  # after the owner: chown clears setuid and setgid bits
+        os.utime(dst.fileno(), ns=(info.st_atime_ns, info.st_mtime_ns))

@@ -17,12 +17,13 @@ _NANOS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_00
           "h": 3_600_000_000_000}
 
 
-def command(instruction: Instruction, settings: dict[str, Any]) -> list[str]:
-    """The exec form as written, or the shell form run by the image's SHELL (default /bin/sh -c)."""
+def command(instruction: Instruction, settings: dict[str, Any], text: str | None = None) -> list[str]:
+    """The exec form as written, or the shell form run by the image's SHELL (default /bin/sh -c), given the
+    instruction's text or `text` (what a RUN with here-documents makes of it)."""
     exec_form = instruction.json_form()
     if exec_form is not None:
         return exec_form
-    return list(settings.get("Shell") or DEFAULT_SHELL) + [instruction.text]
+    return list(settings.get("Shell") or DEFAULT_SHELL) + [instruction.text if text is None else text]
 
 
 def apply(instruction: Instruction, config: dict[str, Any], env: dict[str, str], escape: str,
@@ -70,7 +71,9 @@ def apply(instruction: Instruction, config: dict[str, Any], env: dict[str, str],
         trigger = text.split(None, 1)[0].upper() if text.strip() else ""
         if trigger in ("ONBUILD", "FROM", "MAINTAINER", ""):
             raise BuildError(f"{trigger or 'an empty instruction'} isn't allowed as an ONBUILD trigger")
-        settings["OnBuild"] = [*(settings.get("OnBuild") or []), text]
+        # A trigger's here-documents go with it, after its line, as BuildKit keeps them (OnbuildCommand)
+        bodies = "".join(f"\n{heredoc.content}{heredoc.name}" for heredoc in instruction.heredocs)
+        settings["OnBuild"] = [*(settings.get("OnBuild") or []), text + bodies]
     else:
         raise BuildError(f"unknown instruction: {keyword}")
 

@@ -23,6 +23,7 @@ from ..rootfs import Rootfs, RootfsError
 from ..rootfs.diff import write_diff
 from ..supervisor import Attachment, Supervisor
 from . import BuildError
+from .heredoc import PIPES
 
 Layer = tuple[dict[str, Any], Digest]  # (descriptor, diff_id), as store_layer returns them
 
@@ -39,10 +40,19 @@ class StepRunner:
         except RootfsError as exc:
             raise BuildError(str(exc)) from None
 
-    def run(self, state: ImageState, argv: list[str], env: list[str], announce: Callable[[str], None]) -> Layer:
-        """Run `argv` in a container of `state` (its user and workdir); its changes as a layer."""
+    def run(self, state: ImageState, argv: list[str], env: list[str], announce: Callable[[str], None],
+            pipes: dict[str, bytes] | None = None) -> Layer:
+        """Run `argv` in a container of `state` (its user and workdir); its changes as a layer. `pipes` are
+        files (a RUN here-document's `#!` script) shown read-only in /dev/pipes, where BuildKit mounts them:
+        /dev is the container's own tmpfs, so they never end up in the layer."""
+        with contextlib.ExitStack() as stack:
+            binds = [f"{stack.enter_context(self._pipes(pipes))}:{PIPES}:ro"] if pipes else []
+            return self._run(state, argv, env, announce, binds)
+
+    def _run(self, state: ImageState, argv: list[str], env: list[str], announce: Callable[[str], None],
+             binds: list[str]) -> Layer:
         containers = self.home.containers()
-        container = containers.create(_container_doc(state, argv, env, self.network), None)
+        container = containers.create(_container_doc(state, argv, env, self.network, binds), None)
         announce(container.short_id)
         try:
             supervisor = Supervisor(containers, container, self.home.runtime(None), self.layer_dirs(state),
@@ -90,6 +100,16 @@ class StepRunner:
                 rootfs.unmount()
 
     @contextlib.contextmanager
+    def _pipes(self, files: dict[str, bytes]) -> Iterator[Path]:
+        with self._scratch() as directory:
+            os.chmod(directory, 0o755)  # a RUN as another USER reads and runs them too
+            for name, data in files.items():
+                made = directory / name
+                made.write_bytes(data)
+                os.chmod(made, 0o755)  # as BuildKit's llb.Mkfile(name, 0755)
+            yield directory
+
+    @contextlib.contextmanager
     def _scratch(self) -> Iterator[Path]:
         directory = Path(self.home.root, "build", os.urandom(8).hex())
         directory.mkdir(parents=True)
@@ -101,14 +121,15 @@ class StepRunner:
             shutil.rmtree(directory, ignore_errors=True)
 
 
-def _container_doc(state: ImageState, argv: list[str], env: list[str], network: str) -> dict[str, Any]:
+def _container_doc(state: ImageState, argv: list[str], env: list[str], network: str,
+                   binds: list[str]) -> dict[str, Any]:
     """A RUN step's container record, in `berth run`'s shape (cli.run_options.container_doc)."""
     settings, image = state.settings, str(image_id(state))
     config = {"Hostname": "", "Domainname": "", "User": settings.get("User", ""), "AttachStdin": False,
               "AttachStdout": True, "AttachStderr": True, "Tty": False, "OpenStdin": False, "StdinOnce": False,
               "Env": env, "Cmd": argv, "Image": image, "Volumes": None, "WorkingDir": settings.get("WorkingDir", ""),
               "Entrypoint": None, "Labels": {}}
-    host = {"Binds": None, "NetworkMode": network, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+    host = {"Binds": binds or None, "NetworkMode": network, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
             "AutoRemove": False, "ReadonlyRootfs": False, "Memory": 0, "NanoCpus": 0, "PidsLimit": None,
             "Runtime": "runc"}
     status = {"Status": "created", "Running": False, "Paused": False, "Restarting": False, "OOMKilled": False,

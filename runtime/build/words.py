@@ -1,6 +1,7 @@
 """Words of a Dockerfile instruction, as docker's shell lexer makes them: quotes removed, the escape character
 honoured, and $VAR, ${VAR}, ${VAR:-default}, ${VAR:+alternative} replaced by build args and ENV values
-(not inside single quotes). RUN, CMD and ENTRYPOINT are left to the shell, as docker leaves them.
+(not inside single quotes). RUN, CMD and ENTRYPOINT are left to the shell, as docker leaves them. A COPY
+here-document's body is expanded the raw way (`expand_raw`).
 """
 
 from __future__ import annotations
@@ -87,14 +88,37 @@ def _all_pairs(keyword: str, found: list[str]) -> list[tuple[str, str]]:
     return result
 
 
-def _variable(text: str, start: int, env: dict[str, str]) -> tuple[str, int]:
-    """The value of the variable at text[start] ('$'), and the index after it."""
+def expand_raw(text: str, env: dict[str, str]) -> str:
+    """A here-document's body with its variables replaced, as BuildKit's ExpandRaw does it: quotes are text like
+    any other, `\\` escapes the character after it, and a variable that is not set stays as written (the
+    body is often a script, whose own variables are not the build's)."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char == "\\":
+            out.append(text[i + 1:i + 2])
+            i += 2
+        elif char == "$":
+            value, i = _variable(text, i, env, keep_unset=True)
+            out.append(value)
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+def _variable(text: str, start: int, env: dict[str, str], keep_unset: bool = False) -> tuple[str, int]:
+    """The value of the variable at text[start] ('$'), and the index after it; with `keep_unset`, one that is
+    not set is left as written."""
     if start + 1 < len(text) and text[start + 1] == "{":
         end = text.find("}", start)
         if end < 0:
             raise BuildError(f"missing '}}' in {text!r}")
         inner = text[start + 2:end]
         name = _NAME.match(inner)
+        if keep_unset and (not name or name.group(0) not in env):
+            return text[start:end + 1], end + 1  # a script's own ${#list[@]} is the script's business
         if not name:
             raise BuildError(f"bad substitution: ${{{inner}}}")
         key, rest = name.group(0), inner[name.end():]
@@ -109,4 +133,6 @@ def _variable(text: str, start: int, env: dict[str, str]) -> tuple[str, int]:
     name = _NAME.match(text, start + 1)
     if not name:
         return "$", start + 1
+    if keep_unset and name.group(0) not in env:
+        return text[start:name.end()], name.end()
     return env.get(name.group(0), ""), name.end()
