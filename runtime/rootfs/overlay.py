@@ -36,8 +36,12 @@ class Rootfs:
             with contextlib.suppress(FileExistsError):
                 os.mkdir(empty)
             layers = [empty]
+        # Topmost first, each layer once: overlayfs refuses a directory given twice (ELOOP), and an image may
+        # hold one layer twice (two steps that changed nothing alike). The topmost copy alone gives the same
+        # tree: what a lower copy holds, the upper one holds too and shadows it.
+        lowers = list(dict.fromkeys(reversed(layers)))
         try:
-            kernel.mount_overlay(self.path, list(reversed(layers)), self.upper, self.work)
+            kernel.mount_overlay(self.path, lowers, self.upper, self.work)
         except OSError as exc:
             raise RootfsError(f"cannot mount the root filesystem: {exc.strerror or exc}") from None
 
