@@ -183,10 +183,20 @@ def test_a_hundred_layers_with_whiteouts(berth: Berth, busybox_layout: OciImage,
 PASSWD_ONLY_ROOT = b"root:x:0:0:root:/root:/bin/sh\n"
 
 
+def test_an_image_holding_one_layer_twice(berth: Berth, busybox_layout: OciImage, tmp_path: Path) -> None:
+    """Two steps that changed nothing alike give one layer twice (overlayfs refuses a lower directory given
+    twice): it runs, and what the layer between its copies changed stays under the upper copy."""
+    same, between = tar_of({"twice": b"same\n"}), tar_of({"twice": b"between\n", "between": b"b\n"})
+    image = derive(busybox_layout, tmp_path / "image", [same, between, same])
+    berth.ok("load", "-q", "-i", str(oci_archive(image, "127.0.0.1:5000/test/twice:1", tmp_path / "twice.tar")))
+    assert berth.ok("run", "--rm", "127.0.0.1:5000/test/twice:1", "cat", "/twice", "/between").out == "same\nb\n"
+
+
 @pytest.mark.parametrize("flag", ["--help"])
 def test_every_container_command_has_help(berth: Berth, flag: str) -> None:
     for command in (["run"], ["ps"], ["start"], ["stop"], ["kill"], ["wait"], ["restart"], ["rm"], ["logs"],
-                    ["inspect"], ["container"], ["container", "prune"]):
+                    ["inspect"], ["container"], ["container", "prune"], ["pause"], ["unpause"], ["rename"],
+                    ["diff"]):
         result = berth.run_process(*command, flag)
         assert result.code == 0 and "usage: berth" in result.out, command
 
