@@ -96,11 +96,13 @@ def _trim_nanos(value: str) -> str:
 
 
 def status_text(container: Container) -> str:
-    """docker's STATUS: "Up 2 minutes", "Exited (0) 5 seconds ago", "Restarting (1) 1 second ago", "Created"."""
+    """docker's STATUS: "Up 2 minutes", "Up 2 minutes (Paused)", "Exited (0) 5 seconds ago", "Restarting (1) 1
+    second ago", "Created"."""
     state = container.state
     status = container.status
-    if status == "running":
-        return "Up " + human_duration(since(state.get("StartedAt")))
+    if status in ("running", "paused"):
+        up = "Up " + human_duration(since(state.get("StartedAt")))
+        return up + " (Paused)" if status == "paused" else up
     if status == "restarting":
         return f"Restarting ({state.get('ExitCode', 0)}) {human_duration(since(state.get('FinishedAt')))} ago"
     if status == "dead":
@@ -117,6 +119,7 @@ def inspect_payload(container: Container) -> dict[str, Any]:
     status = container.status
     state["Status"] = "exited" if status == "dead" else status
     state["Dead"] = status == "dead"
-    state["Running"] = status in ("running", "restarting")
+    state["Running"] = status in ("running", "paused", "restarting")
+    state["Paused"] = status == "paused"  # a record left paused by a supervisor that died is not
     doc["State"] = state
     return doc

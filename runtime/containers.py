@@ -27,6 +27,9 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 # docker's PATH for a container whose image sets none (moby oci/defaults.go), as an Env entry.
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SUPERVISOR_LOCK = "supervisor.lock"
+# docker's validContainerNamePattern, ^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$, without loading re (`berth run` starts faster)
+NAME_FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+NAME_REST = NAME_FIRST | frozenset("_.-")
 
 
 class ContainerError(Exception):
@@ -63,9 +66,9 @@ class Container:
 
     @property
     def status(self) -> str:
-        """created, running, restarting, exited (or dead: the supervisor went away without saying how)."""
+        """created, running, paused, restarting, exited (or dead: the supervisor went away without saying how)."""
         status = str(self.state["Status"])
-        if status in ("running", "restarting") and not self.supervised:
+        if status in ("running", "paused", "restarting") and not self.supervised:
             return "dead"
         return status
 
@@ -87,7 +90,8 @@ class Container:
 
     @property
     def running(self) -> bool:
-        return self.status in ("running", "restarting")
+        """docker's Running: a paused container still runs (frozen), as does one between restarts."""
+        return self.status in ("running", "paused", "restarting")
 
     @property
     def log_path(self) -> str:
@@ -108,9 +112,7 @@ class ContainerStore:
         with self._locked(f"{self.root}/.names.lock"):
             taken = {c.name: c for c in self.list()}
             if name and name in taken:
-                raise ContainerError(f'Conflict. The container name "/{name}" is already in use by container '
-                                     f'"{taken[name].id}". You have to remove (or rename) that container to be '
-                                     "able to reuse that name.")
+                raise ContainerError(_conflict(name, taken[name]))
             while not name or name in taken:
                 name = random_name()
             container_id = os.urandom(32).hex()
@@ -120,6 +122,38 @@ class ContainerStore:
             full["LogPath"] = f"{directory}/{container_id}-json.log"
             replace_json(f"{directory}/container.json", full)
             return Container(directory, full)
+
+    def rename(self, container: Container, name: str) -> Container:
+        """Give the container `name`, in docker's order of checks (moby daemon/rename.go), under the names lock
+        as `create` takes it. Links naming the old name follow: docker keeps links by id and shows them under
+        the current names; berth keeps HostConfig.Links ("/target:/parent/alias") by name, so both the
+        links to this container and its own links are rewritten."""
+        with self._locked(f"{self.root}/.names.lock"):
+            everyone = self.list()
+            old = self.reload(container).name
+            if name.lstrip("/") == old:
+                raise ContainerError("Renaming a container with the same name as its current name")
+            wanted = name if name.startswith("/") else f"/{name}"
+            if not valid_name(wanted[1:]):
+                raise ContainerError(f"Error when allocating new name: Invalid container name ({wanted}), only "
+                                     "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+            taken = {c.name: c for c in everyone}
+            if wanted[1:] in taken:
+                raise ContainerError("Error when allocating new name: " + _conflict(wanted[1:], taken[wanted[1:]]))
+            renamed = None
+            for other in everyone:
+                links = other.host_config.get("Links") or []
+                if other.id != container.id and links == _renamed_links(links, old, wanted[1:]):
+                    continue
+                with self.update(other) as record:
+                    if record.host_config.get("Links"):
+                        record.host_config["Links"] = _renamed_links(record.host_config["Links"], old, wanted[1:])
+                    if record.id == container.id:
+                        record.doc["Name"] = wanted
+                        renamed = record
+            if renamed is None:
+                raise NoSuchContainer(f"No such container: {container.id}")
+            return renamed
 
     def list(self) -> list[Container]:
         """Every container, newest first."""
@@ -197,3 +231,25 @@ class ContainerStore:
         with lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
+
+
+def valid_name(name: str) -> bool:
+    return len(name) >= 2 and name[0] in NAME_FIRST and all(c in NAME_REST for c in name[1:])
+
+
+def _conflict(name: str, holder: Container) -> str:
+    return (f'Conflict. The container name "/{name}" is already in use by container "{holder.id}". You have to '
+            "remove (or rename) that container to be able to reuse that name.")
+
+
+def _renamed_links(links: list[str], old: str, new: str) -> list[str]:
+    """HostConfig.Links with the container `old` called `new`, as a target and as a parent."""
+    found = []
+    for link in links:
+        target, colon, alias = link.partition(":")
+        if target.lstrip("/") == old:
+            target = f"/{new}"
+        if alias.startswith(f"/{old}/"):
+            alias = f"/{new}/{alias[len(old) + 2:]}"
+        found.append(target + colon + alias)
+    return found

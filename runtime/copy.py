@@ -78,7 +78,7 @@ def container_root(container: Container, layers: list[str]) -> Iterator[Path]:
 
 def _running(container: Container) -> bool:
     current = ContainerStore(os.path.dirname(container.dir)).reload(container)
-    return current.state.get("Status") in ("running", "restarting")
+    return current.state.get("Status") in ("running", "paused", "restarting")
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,8 @@ def process_spec(container: Container, request: ExecRequest) -> dict[str, Any]:
 
 
 def check_running(container: Container) -> None:
+    if container.status == "paused":  # moby daemon/exec.go errExecPaused, naming the container
+        raise ContainerNotRunning(f"Container {container.name} is paused, unpause the container before exec")
     if container.status == "restarting":
         raise ContainerNotRunning(f"Container {container.id} is restarting, wait until the container is running")
     if container.status != "running":

@@ -1,4 +1,5 @@
-"""Where containers live on disk, and what other berth processes do to a running one: stop, kill, wait, remove.
+"""Where containers live on disk, and what other berth processes do to a running one: stop, kill, wait, remove,
+pause and unpause.
 
 A running container belongs to its supervisor; another process never waits for it with waitpid. It signals
 the container's process, marks the record as stopped by hand (so the restart policy leaves it alone), and
@@ -74,16 +75,65 @@ def detach(supervise: Callable[[Callable[[RuntimeFailed | None], None]], object]
 
 def signal_container(store: ContainerStore, container: Container, number: int) -> Container:
     """Send `number` to the container's process, marking it stopped by hand (so a restarting one is not
-    started again); ContainerError if it is neither running nor restarting."""
+    started again); ContainerError if it is neither running nor restarting. A paused container is thawed
+    after the signal when it is meant to end it (SIGKILL, the stop signal, any signal when the image sets
+    none), as moby's daemon/kill.go does: a frozen process cannot act on a signal, not even SIGKILL."""
     with store.update(container) as current:
         if not current.running:
             raise ContainerError(f"Container {container.id} is not running")
         current.berth["ManuallyStopped"] = True
-        pid = int(current.state.get("Pid") or 0) if current.status == "running" else 0
+        pid = int(current.state.get("Pid") or 0) if current.status in ("running", "paused") else 0
+        if pid and current.status == "paused" and _ends_it(current, number):
+            _kill(pid, number)  # under the lock: the supervisor cannot record the exit before the thaw below
+            _runtime_of(RuntimeHome(os.path.dirname(store.root)), current).resume(current.id, _log(current))
+            current.state.update(Status="running", Paused=False)
+            return current
     if pid:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, number)
+        _kill(pid, number)
     return current
+
+
+def _ends_it(container: Container, number: int) -> bool:
+    wanted = container.config.get("StopSignal")
+    return not wanted or number == signal.SIGKILL or number == stop_signal(wanted)
+
+
+def _kill(pid: int, number: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, number)
+
+
+def pause(home: RuntimeHome, container: Container) -> None:
+    """Freeze every process of a running container (the runtime's `pause`), with docker's refusals (moby
+    daemon/pause.go); the record says State.Paused and Status "paused" until `unpause`."""
+    with home.containers().update(container) as current:
+        status = current.status
+        if status not in ("running", "paused", "restarting"):
+            raise ContainerError(f"Container {current.id} is not running")
+        if status == "paused":
+            raise ContainerError(f"Container {current.id} is already paused")
+        if status == "restarting":
+            raise ContainerError(f"Container {current.id} is restarting, wait until the container is running")
+        _runtime_of(home, current).pause(current.id, _log(current))
+        current.state.update(Status="paused", Paused=True)
+
+
+def unpause(home: RuntimeHome, container: Container) -> None:
+    """Thaw a paused container (the runtime's `resume`); ContainerError as docker's if it is not paused."""
+    with home.containers().update(container) as current:
+        if current.status != "paused":
+            raise ContainerError(f"Container {current.id} is not paused")
+        _runtime_of(home, current).resume(current.id, _log(current))
+        current.state.update(Status="running", Paused=False)
+
+
+def _runtime_of(home: RuntimeHome, container: Container) -> OciRuntime:
+    return home.runtime(container.host_config.get("Runtime"))
+
+
+def _log(container: Container) -> str:
+    """Where the runtime writes why a pause or resume failed (read, then removed)."""
+    return f"{container.bundle}/control.log"
 
 
 def stop(store: ContainerStore, container: Container, timeout: float | None) -> None:
@@ -129,9 +179,11 @@ def remove(home: RuntimeHome, container: Container, force: bool, runtime: str | 
     store = home.containers()
     current = store.reload(container)
     if current.running:
-        if not force:
-            raise ContainerError(f"You cannot remove a running container {container.id}. Stop the container "
-                                 "before attempting removal or force remove")
+        if not force:  # moby daemon/delete.go's words, the state named
+            procedure = "Stop the container before attempting removal or force remove"
+            if current.status == "paused":
+                procedure = "Unpause and then " + procedure[0].lower() + procedure[1:]
+            raise ContainerError(f"You cannot remove a {current.status} container {container.id}. {procedure}")
         with contextlib.suppress(ContainerError):
             signal_container(store, current, signal.SIGKILL)
         wait_stopped(store, current, None)

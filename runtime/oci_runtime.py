@@ -82,6 +82,26 @@ class OciRuntime(namedtuple("OciRuntime", "binary state_root wrapper", defaults=
         finally:
             _remove(log, pid_file)
 
+    def pause(self, container_id: str, log: str) -> None:
+        """Freeze every process of the running container (its freezer cgroup) until `resume`; RuntimeFailed in
+        the runtime's words (written to `log` meanwhile) if it cannot."""
+        self._control(log, "pause", container_id)
+
+    def resume(self, container_id: str, log: str) -> None:
+        """Thaw a container frozen by `pause`."""
+        self._control(log, "resume", container_id)
+
+    def _control(self, log: str, *args: str) -> None:
+        _remove(log)
+        null = os.open(os.devnull, os.O_RDWR)
+        try:
+            status = _call(self._argv(log, *args), (null, null, null))
+            if status != 0:
+                raise RuntimeFailed(_last_error(log) or f"{os.path.basename(self.binary)} exited {status}")
+        finally:
+            os.close(null)
+            _remove(log)
+
     def delete(self, container_id: str) -> None:
         """Forget a stopped container (its state and cgroups); nothing happens if the runtime holds none."""
         if os.path.exists(f"{self.state_root}/{container_id}"):

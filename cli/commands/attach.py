@@ -37,6 +37,8 @@ def run(env: Environment, args: argparse.Namespace) -> int:
         container = store.get(args.container)
     if not container.running:
         raise CliError("You cannot attach to a stopped container, start it first")
+    if container.status == "paused":  # moby daemon/attach.go's words
+        raise CliError("You cannot attach to a paused container, unpause it first")
     proxy = {}
     if args.sig_proxy == "true":
         proxy = {number: signal.signal(number, _forwarder(store, container)) for number in PROXIED}

@@ -32,6 +32,8 @@ def run(env: Environment, args: argparse.Namespace) -> int:
 
 
 def start_detached(env: Environment, container: Container) -> None:
+    if container.status == "paused":  # moby daemon/start.go's words
+        raise CliError("cannot start a paused container, try unpause instead")
     if container.running:
         return  # docker start of a running container does nothing
     from .run import container_layers

@@ -30,7 +30,7 @@ def run(env: Environment, args: argparse.Namespace) -> int:
     except CliError as exc:  # docker's wording for what its daemon refuses
         env.stderr.write(f"Error response from daemon: {exc.message}\n")
         return 1
-    if container.status != "running":
+    if container.status not in ("running", "paused"):  # a frozen container's processes are still there
         env.stderr.write(f"Error response from daemon: container {container.id} is not running\n")
         return 1
     pids = set(container_pids(container))

@@ -143,7 +143,7 @@ class Endpoint:
             raise NetworkError(f"No such container: {target_id}") from None
         if target.id == doc["Id"]:
             raise NetworkError("cannot join own network")
-        if target.status != "running" or not target.state.get("Pid"):
+        if target.status not in ("running", "paused") or not target.state.get("Pid"):  # docker joins a paused one
             raise NetworkError(f"cannot join network of a non running container: {target_id}")
         files.update({name: f"{target.dir}/etc/{name.removeprefix('/etc/')}" for name in ("/etc/hosts",
                                                                                           "/etc/resolv.conf")})

@@ -9,6 +9,8 @@ may carry (file capabilities, user.*) are kept; overlayfs' own trusted.* metadat
 The runtime's mount points (/proc, /sys, /dev, /etc/hosts...) appear in the upper directory as empty
 directories and files when the image lacks them; docker keeps them out of its diff (its "init layer"),
 and so does this.
+
+`changes` reads the same upper directory as `docker diff` shows it (moby pkg/archive changes.go, OverlayChanges).
 """
 
 from __future__ import annotations
@@ -114,6 +116,87 @@ class _Diff:
         member = tarfile.TarInfo(name)
         member.mode, member.mtime = 0o600, int(info.st_mtime)
         self.tar.addfile(member)
+
+
+def changes(upper: str | os.PathLike[str], layers: list[str]) -> list[tuple[str, str]]:
+    """docker diff's list, ("A"|"C"|"D", "/path"), in its order: each directory's entries by name, a directory
+    before what is in it. `layers` are the image's (bottom first): a path found in them was changed ("C"), not
+    added. A whiteout is a deletion, and so is an opaque directory (moby 20.10 reports it "D", then its contents
+    as added); a directory the image has is "C" when its owner or mode changed or something under it did. The
+    upper directory is read through descriptors, never through a symlink (as `write_diff`)."""
+    if not os.path.isdir(upper):
+        return []
+    top = os.open(upper, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        return _changes_in(top, "/", list(reversed(layers)))
+    finally:
+        os.close(top)
+
+
+def _changes_in(directory: int, prefix: str, lower: list[str]) -> list[tuple[str, str]]:
+    """The changes under the open `directory` (its path `prefix`); `lower`: the layers it is seen through,
+    top first (none below an opaque directory)."""
+    found: list[tuple[str, str]] = []
+    with os.scandir(directory) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            path = prefix + entry.name
+            try:
+                info = entry.stat(follow_symlinks=False)
+                if path[1:] in RUNTIME_MOUNT_POINTS and _empty(directory, entry.name, info):
+                    continue
+                if stat.S_ISCHR(info.st_mode) and info.st_rdev == 0:
+                    found.append(("D", path))
+                    continue
+                below = _lower_stat(lower, path)
+                if not stat.S_ISDIR(info.st_mode):
+                    found.append(("A" if below is None else "C", path))
+                    continue
+                opaque = _xattr(_at(directory, entry.name), OPAQUE_XATTR) == b"y"
+                child = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                dir_fd=directory)
+                try:
+                    inside = _changes_in(child, path + "/", [] if opaque else lower)
+                finally:
+                    os.close(child)
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # removed or replaced while we read it
+            except OSError as exc:
+                if exc.errno != errno.ELOOP:  # a directory turned into a symlink meanwhile
+                    raise
+                continue
+            if opaque and below is not None:
+                found.append(("D", path))
+            elif below is None or not stat.S_ISDIR(below.st_mode):
+                found.append(("A", path))
+            elif inside or (info.st_mode, info.st_uid, info.st_gid) != (below.st_mode, below.st_uid, below.st_gid):
+                found.append(("C", path))  # not for its time alone: making a mount point (/etc/hosts) sets it
+            found += inside
+    return found
+
+
+def _lower_stat(layers: list[str], path: str) -> os.stat_result | None:
+    """What the image has at `path` as overlayfs merges `layers` (top first), or None: each component looked up
+    with lstat, never through a symlink; a whiteout or a non-directory on the way hides what lies below, and so
+    does an opaque directory."""
+    parts = path.strip("/").split("/")
+    for layer in layers:
+        current, hides_below = layer, False
+        for depth, part in enumerate(parts):
+            current = f"{current}/{part}"
+            try:
+                info = os.lstat(current)
+            except (FileNotFoundError, NotADirectoryError):
+                if hides_below:
+                    return None
+                break  # not in this layer: perhaps in one below
+            if stat.S_ISCHR(info.st_mode) and info.st_rdev == 0:
+                return None
+            if depth == len(parts) - 1:
+                return info
+            if not stat.S_ISDIR(info.st_mode):
+                return None
+            hides_below = hides_below or _xattr(current, OPAQUE_XATTR) == b"y"
+    return None
 
 
 class _Changed(Exception):
