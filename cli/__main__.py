@@ -16,14 +16,15 @@ from .parser import Parser
 COMMAND_MODULES = ["login", "logout", "search", "pull", "push", "images", "tag", "rmi", "image", "history",
                    "save", "load", "import_", "config", "run", "ps", "start", "stop", "rm", "logs", "inspect",
                    "container", "commit", "build", "create", "attach", "exec", "top", "volume", "cp", "export",
-                   "port", "pause", "rename", "diff"]
+                   "port", "pause", "rename", "diff", "system", "stats"]
 # A container command loads only its own module: `berth run` must start in milliseconds, and the registry
 # client's imports (aiohttp) take longer than starting a container does.
 CONTAINER_COMMANDS = {"run": "run", "ps": "ps", "start": "start", "stop": "stop", "kill": "stop", "wait": "stop",
                       "restart": "stop", "rm": "rm", "logs": "logs", "inspect": "inspect", "container": "container",
                       "create": "create", "attach": "attach", "exec": "exec", "top": "top",
                       "volume": "volume", "cp": "cp", "export": "export", "port": "port", "pause": "pause",
-                      "unpause": "pause", "rename": "rename", "diff": "diff"}
+                      "unpause": "pause", "rename": "rename", "diff": "diff",
+                      "system": "system", "stats": "stats"}
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:

@@ -11,7 +11,7 @@ from ..containers import container_errors, container_store, runtime_home
 from ..docker_words import human_size
 from ..environment import Environment
 from ..errors import ExitCode
-from . import attach, commit, cp, create, exec, export, inspect, logs, port, ps, rm, run, start, stop, top
+from . import attach, commit, cp, create, exec, export, inspect, logs, port, ps, rm, run, start, stats, stop, top
 
 PRUNE_WARNING = "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] "
 
@@ -23,7 +23,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     ps.register(group, "ls", aliases=("list", "ps"))
     rm.register(group, "rm", aliases=("remove",))
     inspect.register(group, "inspect", kinds=("container",))
-    for module in (run, create, start, stop, attach, exec, top, logs, port, cp, export, commit):
+    for module in (run, create, start, stop, attach, exec, top, logs, port, cp, export, commit, stats):
         module.register(group)
     prune = group.add_parser("prune", help="remove all stopped containers",
                              description="Remove every container that is not running.")
@@ -37,6 +37,15 @@ def run_prune(env: Environment, args: argparse.Namespace) -> int:
         env.stdout.flush()
         if env.stdin.readline().strip().lower() not in ("y", "yes"):
             return 0
+    deleted, freed = prune(env)
+    if deleted:
+        env.print("\n".join(["Deleted Containers:", *deleted, ""]))
+    env.print(f"Total reclaimed space: {human_size(freed, 4)}")
+    return 0
+
+
+def prune(env: Environment) -> tuple[list[str], int]:
+    """Remove every container that is not running; their ids and the bytes freed (what they wrote, and logs)."""
     home = runtime_home(env)
     deleted, freed = [], 0
     with container_errors():
@@ -49,10 +58,7 @@ def run_prune(env: Environment, args: argparse.Namespace) -> int:
             freed += _size(Path(container.dir, "upper")) + _size(Path(container.log_path))
             remove(home, container, force=False)
             deleted.append(container.id)
-    if deleted:
-        env.print("\n".join(["Deleted Containers:", *deleted, ""]))
-    env.print(f"Total reclaimed space: {human_size(freed, 4)}")
-    return 0
+    return deleted, freed
 
 
 def _size(root: Path) -> int:

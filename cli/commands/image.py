@@ -6,6 +6,7 @@ import argparse
 import importlib
 import importlib.util
 import json
+from collections.abc import Collection
 from typing import Any
 
 from runtime.image_store import ImageStore
@@ -129,10 +130,17 @@ def run_prune(env: Environment, args: argparse.Namespace) -> int:
     return 0
 
 
-def prune(store: ImageStore) -> tuple[list[str], int]:
-    """Remove the dangling images (untagged: named by digest only) and every unreferenced blob."""
-    dangling = [i for i in load_images(store) if i.dangling]
-    for image in dangling:
+def prune(store: ImageStore, keep: Collection[str] | None = None) -> tuple[list[str], int]:
+    """Remove the dangling images (untagged: named by digest only), or with `keep` every image whose id is
+    not in it (`system prune -a`: the ids containers use), and every unreferenced blob; docker's lines, per
+    image its names untagged then its blobs deleted."""
+    doomed = [i for i in load_images(store) if (i.dangling if keep is None else i.id not in keep)]
+    for image in doomed:
         store.remove_reference(image.name)
-    deleted, freed = collect_garbage(store, first=[d for i in dangling for d in i.blobs()])
-    return [f"deleted: {digest}" for digest in deleted], freed
+    deleted, freed = collect_garbage(store, first=[d for i in doomed for d in i.blobs()])
+    lines, listed = [], set()
+    for image in doomed:
+        lines += [] if image.dangling else [f"untagged: {image.name}"]
+        lines += [f"deleted: {d}" for d in image.blobs() if d in deleted and d not in listed]
+        listed.update(image.blobs())
+    return lines + [f"deleted: {d}" for d in deleted if d not in listed], freed
