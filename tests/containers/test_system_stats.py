@@ -180,8 +180,11 @@ def test_stats_of_stopped_and_missing_containers(berth: Berth, busybox: str) -> 
 
 def test_stats_streams_until_interrupted(berth: Berth, busybox: str) -> None:
     berth.ok("run", "-d", "--name", "busy", busybox, "sleep", "1000")
+    # Ctrl-C as a terminal sends it: the suite's PostgreSQL pass runs as a background job of make's shell,
+    # which ignores SIGINT, and a child started so keeps ignoring it (Python installs no handler then).
     process = subprocess.Popen([str(BERTH), "stats", "busy"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=berth.environ)
+                               text=True, env=berth.environ,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(3)
     process.send_signal(signal.SIGINT)
     out, _ = process.communicate(timeout=10)
