@@ -58,7 +58,7 @@ def unpack_context(head: bytes, rest: IO[bytes], directory: Path) -> None:
 
     stream = _decompressed(io.BufferedReader(_Joined(head, rest), 1 << 16), head)
     try:
-        unpack(stream, directory)
+        unpack(stream, directory, whiteouts=False)  # a context's .wh.NAME is a file, as docker keeps it
     except RootfsError as exc:  # the unpacker speaks of the layer: here it is the context
         raise BuildError(f"unable to prepare context: {str(exc).replace('the layer', 'the context')}") from None
     except (EOFError, OSError, lzma.LZMAError) as exc:

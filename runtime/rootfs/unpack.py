@@ -34,9 +34,10 @@ XATTR_PREFIXES = ("security.capability", "user.")
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def unpack(stream: IO[bytes], target: str | os.PathLike[str]) -> None:
-    """Unpack the (decompressed) layer tar `stream` into the empty directory `target`."""
-    tree = _Tree(target)
+def unpack(stream: IO[bytes], target: str | os.PathLike[str], whiteouts: bool = True) -> None:
+    """Unpack the (decompressed) layer tar `stream` into the empty directory `target`. `whiteouts=False` for a
+    tar of plain files (a build context): `.wh.` names are files there, as docker keeps them."""
+    tree = _Tree(target, whiteouts)
     try:
         with tarfile.open(fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo, bufsize=COPY_CHUNK) as tar:
             for count, member in enumerate(tar, 1):
@@ -62,8 +63,8 @@ def member_parts(name: str) -> list[str]:
 class _Tree:
     """The layer's directory being filled, reached only through directory fds that never follow symlinks."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = root
+    def __init__(self, root: str | os.PathLike[str], whiteouts: bool = True) -> None:
+        self.root, self.whiteouts = root, whiteouts
         self.root_fd = os.open(root, _OPEN_DIR)
         self._parent: tuple[tuple[str, ...], int] | None = None  # the last parent opened, kept for the next
         self._dir_times: dict[tuple[str, ...], int] = {}
@@ -101,17 +102,8 @@ class _Tree:
         if member.ischr() or member.isblk() or member.type not in tarfile.SUPPORTED_TYPES:
             return  # device nodes and unknown kinds are dropped, never created
         parent = self.parent_fd(tuple(dirs))
-        if base == OPAQUE:
-            os.setxattr(parent, OPAQUE_XATTR, b"y")
-            return
-        if base.startswith(AUFS_META):
-            return  # aufs' own bookkeeping (.wh..wh.plnk and friends), meaningless to overlayfs
-        if base.startswith(WHITEOUT):
-            name = base[len(WHITEOUT):]
-            if name in ("", ".", ".."):
-                raise LayerRefused(f"the layer has a whiteout of no file: {member.name[:200]!r}")
-            self._remove(parent, name, tuple(parts))
-            os.mknod(name, stat.S_IFCHR, os.makedev(0, 0), dir_fd=parent)
+        if self.whiteouts and base.startswith(WHITEOUT):
+            self._whiteout(parent, base, member, tuple(parts))
             return
         if member.isdir():
             self._directory(parent, base, member, tuple(parts))
@@ -128,6 +120,19 @@ class _Tree:
         elif member.isfifo():
             os.mkfifo(base, 0o600, dir_fd=parent)
             self._metadata_at(parent, base, member)
+
+    def _whiteout(self, parent: int, base: str, member: tarfile.TarInfo, parts: tuple[str, ...]) -> None:
+        """An OCI whiteout as overlayfs has it: `.wh..wh..opq` the opaque xattr, `.wh.NAME` a 0/0 device."""
+        if base == OPAQUE:
+            os.setxattr(parent, OPAQUE_XATTR, b"y")
+            return
+        if base.startswith(AUFS_META):
+            return  # aufs' own bookkeeping (.wh..wh.plnk and friends), meaningless to overlayfs
+        name = base[len(WHITEOUT):]
+        if name in ("", ".", ".."):
+            raise LayerRefused(f"the layer has a whiteout of no file: {member.name[:200]!r}")
+        self._remove(parent, name, parts)
+        os.mknod(name, stat.S_IFCHR, os.makedev(0, 0), dir_fd=parent)
 
     def _directory(self, parent: int, base: str, member: tarfile.TarInfo, parts: tuple[str, ...]) -> None:
         try:

@@ -203,6 +203,11 @@ def test_context_and_dockerfile_from_stdin(berth: Berth, busybox: str, tmp_path:
                                "app.txt": b"from -f\n"}, "gz")
     assert build_with_stdin(berth, alternative, "-t", image, "-f", "build/Dockerfile.alt", "-").code == 0
     assert berth.ok("run", "--rm", image, "cat", "/app.txt").out == "from -f\n"
+    # A context's .wh.NAME is a file, as docker keeps it (an image cannot hold one: in a layer it is a whiteout)
+    whiteout_named = context_tar({"Dockerfile": f"FROM {busybox}\nCOPY .wh.app.txt /renamed\nCOPY app.txt /\n".encode(),
+                                  "app.txt": b"app\n", ".wh.app.txt": b"a file, not a whiteout\n"})
+    assert build_with_stdin(berth, whiteout_named, "-t", image, "-").code == 0
+    assert berth.ok("run", "--rm", image, "cat", "/renamed", "/app.txt").out == "a file, not a whiteout\napp\n"
 
     alone = berth.run("build", "-t", image, "-", stdin=f"FROM {busybox}\nRUN echo from stdin > /made\n")
     assert alone.code == 0, alone.err
