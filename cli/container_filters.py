@@ -10,7 +10,6 @@ filter must match. A `status=` filter lists stopped containers without -a; `exit
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -144,24 +143,16 @@ def _label_matches(labels: dict[str, Any], wanted: str) -> bool:
 
 def sizes(env: Environment, containers: list[Container]) -> dict[str, str]:
     """docker ps -s per container id: what it wrote (its overlay upper directory), and that plus its image."""
+    from runtime.volumes import disk_usage
+
     from .docker_words import human_size
     from .local_images import load_images
 
     image_sizes = {image.id: image.size for image in load_images(env.store())} if containers else {}
     found = {}
     for container in containers:
-        written = _disk_usage(Path(container.dir, "upper"))
+        written = disk_usage(Path(container.dir, "upper"))
         virtual = written + image_sizes.get(str(container.doc.get("Image")), 0)
         found[container.id] = f"{human_size(written)} (virtual {human_size(virtual)})"
     return found
 
-
-def _disk_usage(root: Path) -> int:
-    total = 0
-    for directory, _, files in os.walk(root):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(directory, name)).st_size
-            except OSError:
-                continue
-    return total
