@@ -129,6 +129,10 @@ async def test_catalog_lists_repositories_in_order_and_pages(client):
     assert "Link" not in response.headers
     response, body = await get_json(client, "/v2/_catalog", n="0")
     assert body["repositories"] == [] and "Link" not in response.headers
+    _, body = await get_json(client, "/v2/_catalog", last="\0")  # a NUL (PostgreSQL's 500 before): all after ""
+    assert body == {"repositories": sorted(names)}
+    _, body = await get_json(client, "/v2/_catalog", last="b/two\0x")
+    assert body == {"repositories": ["c"]}
 
 
 # -- referrers ------------------------------------------------------------------------------------
@@ -185,6 +189,8 @@ async def test_referrers_filter_matching_nothing_is_an_empty_index(client):
     response, found = await referrers(client, subject.digest, artifactType="application/vnd.none")
     assert found == []
     assert response.headers["OCI-Filters-Applied"] == "artifactType"
+    response, found = await referrers(client, subject.digest, artifactType="application/\0")  # PostgreSQL's 500
+    assert found == []
 
 
 async def test_referrers_of_an_index_include_an_artifact_index_and_its_children(client):

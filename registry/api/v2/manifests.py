@@ -83,8 +83,10 @@ async def list_referrers(request: web.Request) -> web.Response:
     await require(request, name, "pull")
     subject = digest_param(request.match_info["digest"])
     artifact_type = request.query.get("artifactType")
-    async with request.app[keys.database].read() as session:
-        descriptors = await manifests.list_referrers(session, name, subject, artifact_type)
+    descriptors: list[dict[str, object]] = []
+    if not (artifact_type and "\0" in artifact_type):  # a type with a NUL matches none (PostgreSQL refuses it)
+        async with request.app[keys.database].read() as session:
+            descriptors = await manifests.list_referrers(session, name, subject, artifact_type)
     headers = {"Content-Type": mt.OCI_INDEX}
     if artifact_type:
         headers["OCI-Filters-Applied"] = "artifactType"

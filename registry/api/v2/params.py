@@ -57,8 +57,11 @@ def content_range(request: web.Request) -> tuple[int | None, int | None]:
 
 
 def page(request: web.Request) -> tuple[int | None, str | None]:
-    """The `n` and `last` query parameters of a paginated list (distribution-spec "Listing Tags")."""
+    """The `n` and `last` query parameters of a paginated list (distribution-spec "Listing Tags"). `last` is
+    cut at a NUL, which PostgreSQL cannot compare: no name or tag holds one, and those after "a" are exactly
+    those after "a<NUL>...", so the page is the same."""
     n, last = request.query.get("n"), request.query.get("last")
+    last = last.partition("\0")[0] if last is not None else None
     if n is not None:
         if not n.isdigit() or len(n) > 9:
             raise errors.PaginationInvalid(f"n must be a non-negative integer, not {n[:20]!r}")
