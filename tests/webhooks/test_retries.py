@@ -67,18 +67,20 @@ async def test_a_delivery_fails_once_the_backoff_is_used_up(api, registry, recei
     assert len(receiver.received) == 3
 
 
-@pytest.mark.parametrize("policy", [fast(timeout=1.5)])
+@pytest.mark.parametrize("policy", [fast(timeout=3.0)])
 async def test_the_push_returns_at_once_while_the_receiver_hangs(api, registry, receiver, policy):
+    """Each push is timed alone (a loaded machine may take a while to deliver): neither waits out any part of
+    the 3 s the hanging receiver is given."""
     await push(registry, "alice/app", "v0")
     await create_hook(api, "alice/app", receiver.url)
     receiver.answers = [HANG]
     started = time.monotonic()
     await push(registry, "alice/app", "v1")
+    assert time.monotonic() - started < 2.0
     await receiver.wait_for(1)
-    started_second = time.monotonic()
+    started = time.monotonic()
     await push(registry, "alice/app", "v2")  # while the first delivery hangs
-    assert time.monotonic() - started_second < 1.0
-    assert started_second - started < 1.0  # the push took no part of the 1.5 s timeout
+    assert time.monotonic() - started < 2.0
 
     log = await log_when(api, "alice/app", lambda log: len(log) == 2 and {d["state"] for d in log} == {"delivered"})
     v2, v1 = log
