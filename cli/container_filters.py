@@ -129,11 +129,14 @@ def _search(pattern: str, text: str) -> bool:
 
 def _ports(text: str) -> set[str]:
     """PORT[-END][/PROTO] (tcp when left out) as the record's keys ("80/tcp", ...); none when malformed."""
+    from .network_options import port_range  # -p's and --expose's reading of a port or range
+
     ports, _, proto = text.partition("/")
-    first, _, last = ports.partition("-")
-    if not first.isdigit() or not (last or first).isdigit() or not 0 < int(first) <= int(last or first) < 65536:
+    try:
+        start, end = port_range(ports)
+    except ValueError:
         return set()
-    return {f"{port}/{proto.lower() or 'tcp'}" for port in range(int(first), int(last or first) + 1)}
+    return {f"{port}/{proto.lower() or 'tcp'}" for port in range(start, end + 1)}
 
 
 def _label_matches(labels: dict[str, Any], wanted: str) -> bool:

@@ -10,7 +10,6 @@ holds (blobs only the cache reaches until the store collects them).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,6 @@ from runtime.image_store import ImageStore
 from runtime.volumes import Volume, VolumeStore, disk_usage, volume_names
 
 from .local_images import LocalImage, load_images
-
-BUILD_CACHE = "build-cache"  # beside the containers, as `berth build` keeps it (cli/commands/build.py)
 
 
 @dataclass(frozen=True)
@@ -99,10 +96,6 @@ def volume_usage(volumes: VolumeStore, containers: list[Container]) -> Usage:
                  sum(r.size for r in rows if not r.links), rows)
 
 
-def build_cache(home: str | os.PathLike[str], store: ImageStore) -> BuildCache:
-    return BuildCache(Path(home, BUILD_CACHE), store)
-
-
 def cache_usage(entries: list[CacheEntry]) -> Usage:
     """No build runs while df does: none is active, all of it reclaimable (docker prints no percentage)."""
     total = sum(e.size for e in entries)
@@ -124,4 +117,4 @@ def all_usage(store: ImageStore, home: str, volumes: VolumeStore,
               containers: list[Container]) -> tuple[Usage, Usage, Usage, Usage]:
     """The four rows of `docker system df`, in its order."""
     return (image_usage(load_images(store), containers), container_usage(containers),
-            volume_usage(volumes, containers), cache_usage(build_cache(home, store).entries()))
+            volume_usage(volumes, containers), cache_usage(BuildCache.beside(home, store).entries()))

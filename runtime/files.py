@@ -16,6 +16,14 @@ def read_text(path: str) -> str:
         return f.read()
 
 
+def read_or_empty(path: str) -> str:
+    """The file's text, or "" when it cannot be read (a host file berth copies, which may be missing)."""
+    try:
+        return read_text(path)
+    except OSError:
+        return ""
+
+
 def write_text(path: str, text: str) -> None:
     with open(path, "w") as f:
         f.write(text)

@@ -60,7 +60,7 @@ class OciRuntime(namedtuple("OciRuntime", "binary state_root wrapper", defaults=
         status = _call(self._argv(log, "run", "--detach", *console, "--bundle", bundle, "--pid-file", pid_file,
                                   container_id), stdio)
         if status != 0:
-            message = _last_error(log) or f"{os.path.basename(self.binary)} exited {status}"
+            message = self._failure(log, status)
             raise RuntimeFailed(message, _exit_code_for(message))
         return _read_pid(pid_file)
 
@@ -76,7 +76,7 @@ class OciRuntime(namedtuple("OciRuntime", "binary state_root wrapper", defaults=
                                   container_id), stdio)
         try:
             if status != 0:
-                message = _last_error(log) or f"{os.path.basename(self.binary)} exited {status}"
+                message = self._failure(log, status)
                 raise RuntimeFailed(message, _exit_code_for(message))
             return _read_pid(pid_file)
         finally:
@@ -93,23 +93,30 @@ class OciRuntime(namedtuple("OciRuntime", "binary state_root wrapper", defaults=
 
     def _control(self, log: str, *args: str) -> None:
         _remove(log)
-        null = os.open(os.devnull, os.O_RDWR)
         try:
-            status = _call(self._argv(log, *args), (null, null, null))
+            status = _call_quietly(self._argv(log, *args))
             if status != 0:
-                raise RuntimeFailed(_last_error(log) or f"{os.path.basename(self.binary)} exited {status}")
+                raise RuntimeFailed(self._failure(log, status))
         finally:
-            os.close(null)
             _remove(log)
 
     def delete(self, container_id: str) -> None:
         """Forget a stopped container (its state and cgroups); nothing happens if the runtime holds none."""
         if os.path.exists(f"{self.state_root}/{container_id}"):
-            null = os.open(os.devnull, os.O_RDWR)
-            try:
-                _call(self._argv(None, "delete", "--force", container_id), (null, null, null))
-            finally:
-                os.close(null)
+            _call_quietly(self._argv(None, "delete", "--force", container_id))
+
+    def _failure(self, log: str, status: int) -> str:
+        """Why the runtime failed: its last error in `log`, else its exit status."""
+        return _last_error(log) or f"{os.path.basename(self.binary)} exited {status}"
+
+
+def _call_quietly(argv: list[str]) -> int:
+    """`_call` with /dev/null for stdin, stdout and stderr (the runtime's errors go to its log)."""
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        return _call(argv, (null, null, null))
+    finally:
+        os.close(null)
 
 
 def _call(argv: list[str], stdio: tuple[int, int, int]) -> int:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from . import kernel, spec
 from .containers import SUPERVISOR_LOCK, Container, ContainerStore, now
-from .files import read_text, write_text
+from .files import read_or_empty, read_text, write_text
 from .logs import JsonLogWriter
 from .mounts import fill_volumes
 from .network import NetworkError, etc
@@ -183,11 +183,11 @@ class Supervisor:
             hostname = doc["Config"].get("Hostname") or doc["Id"][:12]
             write_text(files["/etc/hostname"], hostname + "\n")
             host = doc["HostConfig"]
-            hosts = _read("/etc/hosts") if host.get("NetworkMode") == "host" else \
+            hosts = read_or_empty("/etc/hosts") if host.get("NetworkMode") == "host" else \
                 f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
             hosts = hosts if hosts.endswith("\n") else hosts + "\n"  # the host's may lack its last one
             write_text(files["/etc/hosts"], hosts + etc.extra_hosts(host.get("ExtraHosts") or []))
-            write_text(files["/etc/resolv.conf"], etc.with_dns(_read("/etc/resolv.conf"), host))
+            write_text(files["/etc/resolv.conf"], etc.with_dns(read_or_empty("/etc/resolv.conf"), host))
         try:
             self.network.prepare(doc, files)  # bridge: hosts and resolv.conf for its address, links' variables
         except NetworkError as exc:
@@ -258,9 +258,3 @@ def _wait_for(pid: int) -> int:
         if found == pid:
             return status
 
-
-def _read(path: str) -> str:
-    try:
-        return read_text(path)
-    except OSError:
-        return ""

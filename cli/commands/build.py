@@ -68,7 +68,7 @@ def run(env: Environment, args: argparse.Namespace) -> int:
         with _context(env, args, Path(home.root, "build")) as (context_dir, text):
             dockerfile = parse(text)
             runner = StepRunner(home, store, (lambda _data: None) if args.quiet else _writer(env), args.network)
-            cache = BuildCache(Path(home.root, "build-cache"), store)
+            cache = BuildCache.beside(home.root, store)
             builder = Builder(runner, cache, lambda name: _base_image(env, name), say, options)
             with store.writing():  # the new layers are referenced by no image until the end
                 state = builder.build(dockerfile, BuildContext(context_dir))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from runtime.build.cache import CacheEntry
+from runtime.build.cache import BuildCache, CacheEntry
 
 from ..containers import container_errors, container_store, runtime_home
 from ..disk_usage import (
@@ -15,7 +15,6 @@ from ..disk_usage import (
     Usage,
     VolumeUsage,
     all_usage,
-    build_cache,
     prune_cache,
 )
 from ..docker_words import created_since, human_duration, human_size
@@ -181,6 +180,6 @@ def prune_all(env: Environment, all_images: bool, volumes: bool) -> list[tuple[s
         store = env.store()
         keep = {str(c.doc.get("Image")) for c in container_store(env).list()} if all_images else None
         done.append(("Deleted Images:", image.prune(store, keep)))
-        cache = build_cache(runtime_home(env).root, store)
+        cache = BuildCache.beside(runtime_home(env).root, store)
         done.append(("Deleted build cache objects:", prune_cache(cache, everything=all_images)))
     return done

@@ -41,8 +41,15 @@ class CacheEntry:
 
 
 class BuildCache:
+    DIRECTORY = "build-cache"  # in berth's runtime home, beside containers/ and layers/
+
     def __init__(self, root: Path, store: ImageStore) -> None:
         self.root, self.store = root, store
+
+    @classmethod
+    def beside(cls, home: str | os.PathLike[str], store: ImageStore) -> BuildCache:
+        """The cache of the runtime home `home` (`<home>/build-cache`)."""
+        return cls(Path(home, cls.DIRECTORY), store)
 
     @staticmethod
     def key(parent: ImageState, step: str, content: str = "") -> str:

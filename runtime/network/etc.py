@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 
+from ..files import read_or_empty
+
 TYPE_CHECKING = False  # typing's own flag without loading typing (`berth run` starts faster)
 if TYPE_CHECKING:
     from typing import Any
@@ -52,9 +54,9 @@ def with_dns(text: str, host_config: dict[str, Any]) -> str:
 
 
 def resolv_conf(host: str | None = None) -> str:
-    text = _read(HOST_RESOLV_CONF) if host is None else host
+    text = read_or_empty(HOST_RESOLV_CONF) if host is None else host
     if host is None and RESOLVED_STUB in _nameservers(text) and os.path.exists(RESOLVED_UPSTREAM):
-        text = _read(RESOLVED_UPSTREAM)
+        text = read_or_empty(RESOLVED_UPSTREAM)
     kept = [line for line in text.splitlines() if not _loopback_nameserver(line)]
     if not _nameservers("\n".join(kept)):
         kept += [f"nameserver {server}" for server in DEFAULT_NAMESERVERS]
@@ -72,10 +74,3 @@ def _loopback_nameserver(line: str) -> bool:
         return False
     return words[1].startswith("127.") or words[1] == "::1"
 
-
-def _read(path: str) -> str:
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
