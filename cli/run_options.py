@@ -11,7 +11,7 @@ import os
 import re
 
 from registry.oci.digest import Digest
-from runtime.containers import DEFAULT_PATH, ZERO_TIME
+from runtime.containers import DEFAULT_PATH, ZERO_TIME, valid_name
 
 from . import network_options
 from .environment import Environment
@@ -23,7 +23,6 @@ TYPE_CHECKING = False  # typing's own flag without loading typing (`berth run` s
 if TYPE_CHECKING:
     from typing import Any
 
-NAME = r"[a-zA-Z0-9][a-zA-Z0-9_.-]+"  # patterns compiled at first use (by re's cache): most runs have no --name
 UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 MIN_MEMORY = 6 << 20  # docker's minimum memory limit
 
@@ -71,7 +70,7 @@ def memory_bytes(text: str) -> int:
 
 
 def check(args: argparse.Namespace) -> None:
-    if args.name is not None and not re.fullmatch(NAME, args.name):
+    if args.name is not None and not valid_name(args.name):
         raise BadFlag(f"Invalid container name ({args.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
     if args.rm and args.restart not in ("no", ""):
         raise BadFlag("Conflicting options: --restart and --rm")

@@ -14,16 +14,14 @@ import builtins
 import contextlib
 import json
 import os
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .containers import Container, ContainerError, ContainerStore, now
+from .containers import Container, ContainerError, ContainerStore, now, valid_name
 
 ANONYMOUS = "com.docker.volume.anonymous"
-VOLUME_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 NAME_MAX = 255  # a volume is a directory named after it: a longer name is no file name
 RECORD = "volume.json"
 
@@ -75,7 +73,7 @@ class VolumeStore:
         as it is); without a name, a new anonymous volume."""
         if name is None:
             name, labels = os.urandom(32).hex(), {**(labels or {}), ANONYMOUS: ""}
-        elif not VOLUME_NAME.fullmatch(name):
+        elif not valid_name(name):  # docker's rule for volume names is its rule for container names
             raise ContainerError(f'create {name}: "{name}" includes invalid characters for a local volume name, '
                                  'only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host '
                                  "directory, use absolute path")
